@@ -1,0 +1,155 @@
+"""Contract 4, the command line: ``python -m sim run|check|list``.
+
+Bad input exits 2 with one clear line on stderr and no traceback; a run that
+goes past its event budget exits 3 the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import RunLimitError, SagaInputError
+from .faults import parse_fault
+from .library import list_scenarios
+from .narrate import mermaid, narrate
+from .run import run
+from .scenario import STYLES, load_scenario
+
+FORMATS = ("text", "json", "jsonl", "mermaid", "summary")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise SagaInputError(message, "python -m sim")
+
+
+def _parser():
+    p = _Parser(prog="python -m sim", description="Saga simulator: run, check and list scenarios.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    r = sub.add_parser("run", help="run a scenario")
+    r.add_argument("file")
+    r.add_argument("--style", default=None, help="choreography, orchestration or both (default: the file's)")
+    r.add_argument("--seed", default=None, help="the run's seed (default: the file's)")
+    r.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                   help="TARGET:KIND[:key=value,...], added to the file's faults; repeatable")
+    r.add_argument("--format", default="text", help="text, json, jsonl, mermaid or summary")
+    c = sub.add_parser("check", help="validate scenario files")
+    c.add_argument("files", nargs="+")
+    sub.add_parser("list", help="the scenario library, one line each")
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "check":
+            return _check(args.files)
+        if args.command == "list":
+            return _list()
+        _parser().print_help()
+        return 2
+    except SagaInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except RunLimitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug of ours: still one line, the traceback only on request
+        if os.environ.get("SAGA_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e} (set SAGA_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
+    if args.format not in FORMATS:
+        raise SagaInputError(f"must be one of {', '.join(FORMATS)}, got {args.format!r}", None, "--format")
+    scenario = load_scenario(args.file)
+    style = args.style or scenario.style
+    if style not in STYLES + ("both",):
+        raise SagaInputError(f"must be choreography, orchestration or both, got {style!r}", None, "--style")
+    styles = STYLES if style == "both" else (style,)
+    seed = None
+    if args.seed is not None:
+        try:
+            seed = int(args.seed)
+        except ValueError:
+            raise SagaInputError(f"must be a whole number, got {args.seed!r}", None, "--seed") from None
+    faults = [parse_fault(s) for s in args.fault]
+    keep = args.format != "summary"
+    out = sys.stdout
+    runs = []
+    for st in styles:
+        result = run(scenario, st, seed, faults, keep_events=keep)
+        if args.format == "jsonl":
+            _write_jsonl(out, result)
+            continue
+        runs.append(result.to_dict(events=keep))
+    if args.format in ("json", "summary"):
+        json.dump({"scenario": scenario.name, "runs": runs}, out, separators=(",", ":"))
+        out.write("\n")
+    elif args.format == "mermaid":
+        out.write("\n".join(mermaid(r) for r in runs))
+    elif args.format == "text":
+        out.write(_text(scenario, runs))
+    return 0
+
+
+def _write_jsonl(out, result):
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    style = f'{{"style":"{result.style}",'
+    write = out.write
+    for ev in result.events():
+        write(style + dumps(ev)[1:] + "\n")
+
+
+def _text(scenario, runs) -> str:
+    lines = [f"{scenario.title} ({scenario.name})"]
+    if scenario.summary:
+        lines.append(scenario.summary)
+    for r in runs:
+        lines.append("")
+        faults = ", ".join(r["faults"]) or "none"
+        lines.append(f"== {r['style']} · seed {r['seed']} · faults: {faults} ==")
+        lines.extend(narrate(r, include_messages=False))
+        lines.append("outcomes: " + ", ".join(f"saga {k} {v}" for k, v in r["outcomes"].items()))
+        lines.append("invariants: " + ", ".join(f"{k} {'ok' if v else 'BROKEN'}" for k, v in r["invariants"].items()))
+        m = r["metrics"]
+        lines.append(f"metrics: duration {m['duration']:g}, messages {m['messages']}, compensations "
+                     f"{m['compensations']}, retries {m['retries']}, timeouts {m['timeouts']}")
+    return "\n".join(lines) + "\n"
+
+
+def _check(files) -> int:
+    bad = 0
+    for f in files:
+        try:
+            sc = load_scenario(f)
+        except SagaInputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            bad += 1
+            continue
+        print(f"ok: {f} ({sc.name}, {sc.saga_count} saga{'s' if sc.saga_count != 1 else ''})")
+        for cycle in sc.subscription_cycles():
+            ring = " -> ".join(cycle + [cycle[0]])
+            print(f"warning: {f}: steps: choreography subscriptions form a cycle ({ring}); each waits for an "
+                  "event the next publishes only after its own step, so choreography will deadlock "
+                  "(orchestration ignores waits_for)", file=sys.stderr)
+    return 2 if bad else 0
+
+
+def _list() -> int:
+    for path, sc in list_scenarios():
+        if isinstance(sc, SagaInputError):
+            print(f"{path.name}: INVALID: {sc.reason}")
+        else:
+            print(f"{sc.name:<28} {sc.title} - {sc.summary}".rstrip(" -"))
+    return 0

@@ -1,0 +1,1206 @@
+"""The saga model: services, one broker, choreography and orchestration, on SimPy.
+
+``simulate(scenario, style, seed, faults, keep_events)`` runs one saga style on
+one scenario and returns a :class:`sim.run.Run`. A run is a pure function of its
+inputs: one ``random.Random(seed)`` draws all randomness, and SimPy's event
+queue breaks ties in a fixed order, so the same inputs give the same trace.
+
+Everything is a callback on a SimPy ``Timeout`` (a message hop, a unit of work,
+a timer): no process per message, which keeps a run close to bare SimPy speed.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+
+import networkx as nx
+import simpy
+from simpy.events import Timeout
+
+from .errors import RunLimitError
+from .faults import Fault
+
+FORWARD, FAILURE, COMPENSATION, REPLY = "forward", "failure", "compensation", "reply"
+MAX_EVENTS = 20_000_000
+
+
+class _Call:
+    """A SimPy callback that calls ``fn(*args)``: cheaper than a lambda per hop."""
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn, args):
+        self.fn = fn
+        self.args = args
+
+    def __call__(self, _event):
+        self.fn(*self.args)
+
+
+class Msg:
+    """One message on the broker. A re-sent or duplicated message keeps its id."""
+
+    __slots__ = ("id", "name", "saga", "src", "dst", "step", "op", "flow", "reply_to", "detail")
+
+    def __init__(self, id, name, saga, src, dst, step, op, flow, reply_to=None, detail=None):
+        self.id = id
+        self.name = name
+        self.saga = saga
+        self.src = src
+        self.dst = dst
+        self.step = step          # step index the message is about
+        self.op = op              # do | undo | approve | done | failed | undone | undo_failed | approved
+        self.flow = flow
+        self.reply_to = reply_to
+        self.detail = detail
+
+
+class _FaultState:
+    """A fault and what is left of it (counts are per saga for step faults)."""
+
+    __slots__ = ("fault", "spec", "used", "per_saga")
+
+    def __init__(self, fault: Fault):
+        self.fault = fault
+        self.spec = fault.to_spec()
+        self.used = 0
+        self.per_saga = {}
+
+
+class Sim:
+    """One run. Holds the SimPy environment, the world's state and the trace."""
+
+    def __init__(self, scenario, style, seed, faults, keep_events=True):
+        self.sc = scenario
+        self.style = style
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.env = simpy.Environment()
+        self.keep = keep_events
+        self.events = []
+        self.n_events = 0
+        self.faults = [_FaultState(f) for f in faults]
+        self.timing = t = scenario.timing
+        self.jitter = t.jitter
+        self.delay = t.network_delay
+        self.steps = scenario.steps
+        self.n_steps = len(self.steps)
+        self.msg_seq = 0
+        # the world
+        self.balances = {c: b for c, b in scenario.customers}
+        self.stock = {i: n for i, n in scenario.stock}
+        self.held = 0.0                        # money the payment service holds
+        self.ledger = []                       # (t, saga, customer, amount, entry)
+        self.reserved = {}                     # saga -> {item: qty}
+        self.order_state = {}                  # saga -> PENDING | APPROVED | REJECTED
+        self.orders = {}                       # saga -> Order
+        self.net = {}                          # saga -> [net applications per step]
+        self.outcome = {}                      # saga -> outcome once ended
+        self.started = {}                      # saga -> start time
+        self.ended = {}                        # saga -> end time
+        self.victims = set()                   # sagas chosen as deadlock victims
+        self.next_saga = scenario.saga_count + 1
+        # metrics
+        self.m = dict(messages=0, sent=0, dropped=0, duplicated=0, delayed=0, duplicates_ignored=0,
+                      compensations=0, compensation_failures=0, retries=0, timeouts=0, saga_log_records=0,
+                      step_failures=0, deadlocks=0, crashes=0, stale_replies=0, lock_waits=0)
+        self.in_flight = 0
+        self.max_in_flight = 0
+        # the components
+        self.services = {s.name: Participant(self, s) for s in self.steps}
+        self.broker = Broker(self)
+        self.orchestrator = Orchestrator(self) if style == "orchestration" else None
+        self.locks = LockTable(self) if scenario.isolation == "semantic_lock" else None
+        self.cyclic = bool(scenario.subscription_cycles()) if style == "choreography" else False
+        if style == "choreography":
+            self._wire_choreography()
+
+    # ------------------------------------------------------------ plumbing
+    def later(self, delay, fn, *args):
+        ev = Timeout(self.env, delay)
+        ev.callbacks.append(_Call(fn, args))
+
+    def vary(self, d):
+        if self.jitter and d:
+            return d * (1.0 + self.rng.uniform(-self.jitter, self.jitter))
+        return d
+
+    def new_id(self):
+        self.msg_seq += 1
+        return self.msg_seq
+
+    def emit(self, kind, saga=None, service=None, detail=None):
+        self.n_events += 1
+        if self.keep:
+            self.events.append((self.env.now, kind, saga, service, None, None, None, None, detail))
+        if self.n_events > MAX_EVENTS:
+            raise RunLimitError(f"the run made more than {MAX_EVENTS:,} events before t={self.env.now:g}; "
+                                "shorten timing.horizon or lower load.count")
+
+    def emit_msg(self, kind, msg, detail=None):
+        self.n_events += 1
+        if self.keep:
+            d = {"flow": msg.flow}
+            if msg.detail:
+                d.update(msg.detail)
+            if detail:
+                d.update(detail)
+            self.events.append((self.env.now, kind, msg.saga, None, msg.name, msg.id, msg.src, msg.dst, d))
+
+    # ------------------------------------------------------------ faults
+    def step_fault(self, kind, service, saga):
+        """The first matching fault of ``kind`` for an attempt starting now, or None."""
+        now = self.env.now
+        for fs in self.faults:
+            f = fs.fault
+            if f.kind != kind or f.target != service or now < f.at:
+                continue
+            if f.saga is not None and f.saga != saga:
+                continue
+            if f.times is not None:
+                n = fs.per_saga.get(saga, 0)
+                if n >= f.times:
+                    continue
+                fs.per_saga[saga] = n + 1
+            elif f.probability is not None and self.rng.random() >= f.probability:
+                continue
+            fs.used += 1
+            self.emit("fault_injected", saga, service, {"fault": fs.spec, "kind": kind})
+            return f
+        return None
+
+    def broker_fault(self, msg):
+        now = self.env.now
+        for fs in self.faults:
+            f = fs.fault
+            if f.target != "broker" or now < f.at:
+                continue
+            if f.message is not None and f.message != msg.name:
+                continue
+            if f.saga is not None and f.saga != msg.saga:
+                continue
+            if fs.used >= (f.count or 1):
+                continue
+            if f.probability is not None and self.rng.random() >= f.probability:
+                continue
+            fs.used += 1
+            self.emit("fault_injected", msg.saga, "broker",
+                      {"fault": fs.spec, "kind": f.kind, "message": msg.name, "msg_id": msg.id})
+            return f
+        return None
+
+    def schedule_crashes(self):
+        for fs in self.faults:
+            f = fs.fault
+            if f.kind != "crash":
+                continue
+            comp = self.orchestrator if f.target == "orchestrator" else self.services.get(f.target)
+            if comp is None:
+                continue
+            self.later(f.at, self._crash, comp, fs)
+
+    def _crash(self, comp, fs):
+        if comp.down:
+            return
+        self.emit("fault_injected", None, comp.name, {"fault": fs.spec, "kind": "crash"})
+        self.m["crashes"] += 1
+        comp.crash()
+        if fs.fault.recover_after is not None:
+            self.later(fs.fault.recover_after, comp.recover)
+
+    # ------------------------------------------------------------ sagas
+    def start_saga(self, order, retry_of=None):
+        saga = order.id
+        self.orders[saga] = order
+        self.started[saga] = self.env.now
+        self.net[saga] = [0] * self.n_steps
+        d = {"customer": order.customer, "items": {i: q for i, q in order.items}, "price": order.price}
+        if retry_of is not None:
+            d["retry_of"] = retry_of
+        entry = self.orchestrator if self.orchestrator else self.services["order"]
+        self.emit("saga_started", saga, entry.name, d)
+        entry.request(saga)
+
+    def end_saga(self, saga, outcome, service, detail=None):
+        if saga in self.outcome:
+            return False
+        self.outcome[saga] = outcome
+        self.ended[saga] = self.env.now
+        self.emit("saga_" + outcome, saga, service, detail)
+        if self.locks:
+            self.locks.release_all(saga)
+        if saga in self.victims and outcome in ("compensated", "deadlocked"):
+            self.later(self.timing.backoff, self._retry_victim, saga)
+        return True
+
+    def _retry_victim(self, saga):
+        old = self.orders[saga]
+        new_id = self.next_saga
+        self.next_saga += 1
+        order = type(old)(new_id, old.customer, old.items, old.price, self.env.now)
+        self.start_saga(order, retry_of=saga)
+
+    # ------------------------------------------------------------ choreography wiring
+    def _wire_choreography(self):
+        """Who listens to what: the subscriptions nobody can see in one place."""
+        subs = {}                      # event name -> [(service, role)]
+        steps = self.steps
+        for s in steps:
+            for ev in s.waits_for:
+                subs.setdefault(ev, []).append((s.name, "wait"))
+        # failures travel backwards: each service listens for the failure and the
+        # compensation of the step after it
+        for i, s in enumerate(steps[:-1]):
+            nxt = steps[i + 1].messages
+            subs.setdefault(nxt.failed, []).append((s.name, "undo"))
+            subs.setdefault(nxt.undone, []).append((s.name, "undo"))
+        # the order service approves when every sink step has succeeded
+        waited = {ev for s in steps for ev in s.waits_for}
+        self.sinks = tuple(s.messages.done for s in steps if s.messages.done not in waited)
+        for ev in self.sinks:
+            subs.setdefault(ev, []).append(("order", "approve"))
+        self.subs = subs
+
+    def subscriptions(self):
+        if self.style == "choreography":
+            out = {s.name: [] for s in self.steps}
+            for ev, lst in self.subs.items():
+                for svc, _ in lst:
+                    if ev not in out[svc]:
+                        out[svc].append(ev)
+            return out
+        out = {s.name: [s.messages.command] + ([s.messages.undo] if s.type != "retriable" else [])
+               for s in self.steps}
+        out["order"].append("ApproveOrder")
+        out["orchestrator"] = sorted({m for s in self.steps for m in
+                                      (s.messages.done, s.messages.failed, s.messages.undone,
+                                       s.messages.undo_failed)} | {"OrderApproved"})
+        return out
+
+    def publish(self, src, saga, step, op, name, flow, detail=None):
+        """Choreography: an event on the broker, one copy per subscriber."""
+        for dst, _role in self.subs.get(name, ()):
+            self.broker.send(Msg(self.new_id(), name, saga, src, dst, step, op, flow, None, detail))
+
+    def check_waits_deadlock(self, saga):
+        """Choreography: build the saga's wait-for graph and look for a cycle.
+
+        A service whose step has not started points at the service that would
+        publish each event it still waits for. Edges only disappear as events
+        are published, so a cycle exists from the saga's first event or never.
+        """
+        g = nx.DiGraph()
+        publisher = {s.messages.done: s.name for s in self.steps}
+        for s in self.steps[1:]:
+            p = self.services[s.name].state(saga)
+            if p.status is not None:
+                continue
+            for ev in s.waits_for:
+                if ev not in p.seen:
+                    src = publisher[ev]
+                    if self.services[src].state(saga).status in (None, "working"):
+                        g.add_edge(s.name, src)
+        try:
+            cycle = [u for u, _ in nx.find_cycle(g)]
+        except nx.NetworkXNoCycle:
+            return
+        index = {s.name: s.index for s in self.steps}
+        victim = max(cycle, key=index.get)
+        k = cycle.index(victim)
+        cycle = cycle[k:] + cycle[:k]
+        self.m["deadlocks"] += 1
+        why = ("a cycle of services each waiting for an event the next one would publish only after "
+               f"its own step: {' -> '.join(cycle + [cycle[0]])}; {victim} is the latest step in the "
+               "cycle, so it gives up and its failure travels back")
+        self.emit("deadlock_detected", saga, victim, {"cycle": cycle, "victim": victim, "reason": why})
+        self.end_saga(saga, "deadlocked", victim, {"cycle": cycle})
+        svc = self.services[victim]
+        svc.state(saga).status = "failed"
+        step = svc.step
+        reason = f"deadlock: {' -> '.join(cycle + [cycle[0]])}"
+        self.emit("step_failed", saga, victim, {"step": step.index + 1, "attempt": 0, "reason": reason})
+        self.publish(victim, saga, step.index, "failed", step.messages.failed, FAILURE, {"reason": reason})
+
+    # ------------------------------------------------------------ running
+    def run(self):
+        self.schedule_crashes()
+        for order in self.sc.all_orders():
+            self.later(order.at, self.start_saga, order)
+        self.env.run(until=self.sc.horizon)
+        return self
+
+
+class Broker:
+    """Carries every message: network delay, faults, and queues for services that are down."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.held = {}         # destination -> deque of messages waiting for it to come back
+
+    def send(self, msg, extra_delay=0.0):
+        sim = self.sim
+        sim.m["sent"] += 1
+        f = sim.broker_fault(msg) if sim.faults else None
+        sim.emit_msg("message_sent", msg)
+        delay = sim.vary(sim.delay) + extra_delay
+        if f is not None:
+            if f.kind == "drop":
+                sim.m["dropped"] += 1
+                sim.emit_msg("message_dropped", msg, {"fault": f.to_spec()})
+                return
+            if f.kind == "delay":
+                sim.m["delayed"] += 1
+                delay += f.by
+            elif f.kind == "duplicate":
+                sim.m["duplicated"] += 1
+                sim.emit_msg("message_duplicated", msg, {"fault": f.to_spec()})
+                sim.in_flight += 1
+                sim.later(delay + sim.delay, self.deliver, msg)
+        sim.in_flight += 1
+        if sim.in_flight > sim.max_in_flight:
+            sim.max_in_flight = sim.in_flight
+        sim.later(delay, self.deliver, msg)
+
+    def deliver(self, msg):
+        sim = self.sim
+        dst = sim.orchestrator if msg.dst == "orchestrator" else sim.services[msg.dst]
+        if dst.down:
+            self.held.setdefault(msg.dst, deque()).append(msg)
+            return
+        sim.in_flight -= 1
+        sim.m["messages"] += 1
+        sim.emit_msg("message_delivered", msg)
+        dst.receive(msg)
+
+    def hold(self, msg):
+        """Put back a message whose processing was lost in a crash (it was never acked)."""
+        self.sim.in_flight += 1
+        self.held.setdefault(msg.dst, deque()).appendleft(msg)
+
+    def release(self, name):
+        q = self.held.pop(name, None)
+        while q:
+            self.deliver(q.popleft())
+
+
+class _SagaAtService:
+    """What one service knows of one saga (kept in its own database: survives crashes)."""
+
+    __slots__ = ("status", "seen", "pending_undo", "attempts", "comp_attempts", "because")
+
+    def __init__(self):
+        self.status = None        # None | working | done | failed | compensating | compensated | cancelled
+        self.seen = None          # choreography events arrived (for waits_for / approval)
+        self.pending_undo = None  # (msg, because): a compensation asked for while the step was working
+        self.attempts = 0
+        self.comp_attempts = 0
+        self.because = ""
+
+
+_REFUSED = "refused: this saga was already compensated here (the compensation arrived first)"
+_GONE = ("cancelled", "compensated", "compensating")
+
+
+class Participant:
+    """A service (order, payment, inventory or a custom step) with its own state.
+
+    Every piece of work is a job: a broker message, or an internal job (the
+    customer's request, a retry after a backoff) with a negative id. Jobs wait
+    in ``working`` (arrival order) until done; a crash puts the unfinished ones
+    back in the broker (messages) or in ``deferred`` (internal jobs).
+    """
+
+    def __init__(self, sim, step):
+        self.sim = sim
+        self.step = step
+        self.name = step.name
+        self.capacity = sim.sc.capacity(step.name)
+        self.service_time = sim.sc.service_time(step.name)
+        self.busy = 0
+        self.queue = deque()
+        self.down = False
+        self.epoch = 0
+        self.working = {}          # job id -> job, queued or in progress (lost on a crash)
+        self.done_ids = {}         # msg id -> reply Msg (None in choreography): idempotency
+        self.sagas = {}
+        self.deferred = []         # timers and jobs that came while down
+        self.is_order = step.name == "order"
+        self.internal = 0
+
+    def state(self, saga):
+        st = self.sagas.get(saga)
+        if st is None:
+            st = self.sagas[saga] = _SagaAtService()
+        return st
+
+    def job(self, op, saga, detail=None):
+        """An internal job (not a broker message)."""
+        self.internal -= 1
+        return Msg(self.internal, op, saga, self.name, self.name, self.step.index, op, None, None, detail)
+
+    # -------------------------------------------------------- arrival
+    def request(self, saga):
+        """The customer's request (choreography): it reaches the order service from outside."""
+        self._enqueue(self.job("request", saga))
+
+    def receive(self, msg):
+        sim = self.sim
+        if sim.sc.idempotent:
+            if msg.id in self.done_ids:
+                reply = self.done_ids[msg.id]
+                sim.m["duplicates_ignored"] += 1
+                sim.emit("duplicate_ignored", msg.saga, self.name,
+                         {"message": msg.name, "msg_id": msg.id,
+                          "reason": "already done: the earlier reply is sent again" if reply else "already done"})
+                if reply is not None:
+                    sim.broker.send(reply)
+                return
+            if msg.id in self.working:
+                sim.m["duplicates_ignored"] += 1
+                sim.emit("duplicate_ignored", msg.saga, self.name,
+                         {"message": msg.name, "msg_id": msg.id, "reason": "already in progress"})
+                return
+        self._enqueue(msg)
+
+    def _enqueue(self, job):
+        if self.down:
+            self.deferred.append((self._enqueue, (job,)))
+            return
+        if job.id not in self.working:
+            self.working[job.id] = job
+        if self.capacity is not None and self.busy >= self.capacity:
+            self.queue.append(job)
+            return
+        self._start(job)
+
+    # -------------------------------------------------------- dispatch
+    def _start(self, job):
+        """Decide what a job means, then do it."""
+        self.busy += 1
+        op = job.op
+        if op == "do" or op == "request" or op == "retry":
+            return self._forward(job.saga, job)
+        if op == "undo" or op == "undo_self":
+            return self._compensate(job.saga, job, (job.detail or {}).get("reason", ""))
+        if op == "approve":
+            return self._approve(job.saga, job)
+        return self._on_event(job)
+
+    def _finish(self, job, reply, remember=True):
+        """The job is done: forget it, remember its id (idempotency), send the reply, free the worker."""
+        self.working.pop(job.id, None)
+        if remember and self.sim.sc.idempotent and job.id > 0:
+            self.done_ids[job.id] = reply
+        if reply is not None:
+            self.sim.broker.send(reply)
+        self._release_worker()
+
+    def _release_worker(self):
+        self.busy -= 1
+        if self.queue and not self.down:
+            self._start(self.queue.popleft())
+
+    def _reply(self, msg, op, name, flow, detail=None):
+        if msg.src != "orchestrator":
+            return None
+        return Msg(self.sim.new_id(), name, msg.saga, self.name, "orchestrator", msg.step, op, flow,
+                   msg.id, detail)
+
+    # -------------------------------------------------------- choreography events
+    def _on_event(self, msg):
+        saga = msg.saga
+        st = self.state(saga)
+        name = msg.name
+        if st.seen is None:
+            st.seen = set()
+        st.seen.add(name)
+        roles = [r for svc, r in self.sim.subs.get(name, ()) if svc == self.name]
+        if "wait" in roles and all(ev in st.seen for ev in self.step.waits_for):
+            if st.status is None or (not self.sim.sc.idempotent and st.status in ("done", "failed")):
+                return self._forward(saga, msg)
+        if "undo" in roles:
+            reason = (msg.detail or {}).get("reason") or f"{msg.src} reported {name}"
+            return self._undo_request(saga, msg, reason)
+        if "approve" in roles and all(ev in st.seen for ev in self.sim.sinks):
+            return self._approve(saga, msg)
+        self._finish(msg, None)
+
+    def _undo_request(self, saga, msg, because):
+        """Choreography: the next step failed or was compensated; undo ours."""
+        st = self.state(saga)
+        if st.status == "done":
+            return self._compensate(saga, msg, because)
+        if st.status == "working":
+            st.pending_undo = (None, because)
+        elif st.status is None:
+            # nothing to undo, but remember: a late request must be refused
+            st.status = "cancelled"
+            self.sim.emit("compensation_succeeded", saga, self.name,
+                          {"step": self.step.index + 1, "noop": True,
+                           "reason": f"nothing to undo: its step never ran ({because})"})
+            self._pass_back(saga, because, noop=True)
+        self._finish(msg, None)
+
+    def _pass_back(self, saga, because, noop=False):
+        """Choreography: tell the step before ours that ours is undone (order ends the saga)."""
+        sim = self.sim
+        if self.is_order:
+            sim.end_saga(saga, "compensated", self.name, {"because": because})
+            return
+        d = {"reason": because, "noop": True} if noop else {"reason": because}
+        sim.publish(self.name, saga, self.step.index, "undone", self.step.messages.undone, COMPENSATION, d)
+
+    # -------------------------------------------------------- forward step
+    def _forward(self, saga, job):
+        sim = self.sim
+        st = self.state(saga)
+        st.attempts += 1
+        if st.status not in _GONE:
+            st.status = "working"
+        fail = slow = None
+        if sim.faults:
+            fail = sim.step_fault("fail", self.name, saga)
+            slow = sim.step_fault("slow", self.name, saga)
+        work = sim.vary(self.service_time) + (slow.by if slow else 0.0)
+        sim.emit("step_started", saga, self.name, {"step": self.step.index + 1, "attempt": st.attempts})
+        if sim.locks is not None and self.name == "inventory" and st.status == "working":
+            sim.locks.reserve_items(self, saga, job, fail, work, self.epoch)
+            return
+        sim.later(work, self._forward_done, saga, job, fail, self.epoch, None)
+
+    def _forward_done(self, saga, job, fail, epoch, reason):
+        if epoch != self.epoch:
+            return                         # lost in a crash; the job will come again
+        sim = self.sim
+        st = self.state(saga)
+        step = self.step
+        if reason is None and st.status in _GONE:
+            reason = _REFUSED
+        if reason is None and fail is not None:
+            reason = f"injected fault ({fail.to_spec()})"
+        effect = None
+        if reason is None:
+            effect, reason = self.apply(saga)
+        to_broker = job.src != "orchestrator"
+        if reason is None:
+            sim.net[saga][step.index] += 1
+            st.status = "done"
+            sim.emit("step_succeeded", saga, self.name,
+                     {"step": step.index + 1, "attempt": st.attempts, "effect": effect})
+            if to_broker:
+                sim.publish(self.name, saga, step.index, "done", step.messages.done, FORWARD)
+                if sim.cyclic and self.is_order:
+                    sim.check_waits_deadlock(saga)
+            self._finish(job, self._reply(job, "done", step.messages.done, FORWARD))
+            self._run_pending_undo(st, saga)
+            return
+        sim.m["step_failures"] += 1
+        refused = reason is _REFUSED
+        if not refused:
+            st.status = "failed"
+            if self.is_order:
+                sim.order_state[saga] = "REJECTED"
+        sim.emit("step_failed", saga, self.name, {"step": step.index + 1, "attempt": st.attempts, "reason": reason})
+        why = f"{self.name}: {reason}"
+        if to_broker and not refused:
+            if step.type == "retriable":
+                self._retry_forward(saga, reason)
+            elif self.is_order:
+                sim.end_saga(saga, "compensated", self.name, {"because": why})
+            else:
+                sim.publish(self.name, saga, step.index, "failed", step.messages.failed, FAILURE,
+                            {"reason": why})
+        # a failed message may be processed again; a refusal is an answer to remember
+        self._finish(job, self._reply(job, "failed", step.messages.failed, FAILURE, {"reason": why}),
+                     remember=refused)
+        if to_broker:
+            st.pending_undo = None        # our own failure travels back instead
+        else:
+            self._run_pending_undo(st, saga)
+
+    def _run_pending_undo(self, st, saga):
+        if st.pending_undo is None:
+            return
+        msg, because = st.pending_undo
+        st.pending_undo = None
+        self._enqueue(msg if msg is not None else self.job("undo_self", saga, {"reason": because}))
+
+    def _retry_forward(self, saga, reason):
+        """Choreography: a retriable step retries itself after a backoff."""
+        sim = self.sim
+        st = self.state(saga)
+        if st.attempts > sim.timing.max_retries:
+            sim.end_saga(saga, "stuck", self.name,
+                         {"reason": f"{self.name} failed {st.attempts} times ({reason}); a retriable step "
+                                    "after the pivot cannot be compensated: a human must act"})
+            return
+        sim.m["retries"] += 1
+        self.after(sim.timing.backoff, self._enqueue, self.job("retry", saga))
+
+    def after(self, delay, fn, *args):
+        """A timer of this service; if it fires while the service is down, it waits for recovery."""
+        self.sim.later(delay, self._fire, fn, args)
+
+    def _fire(self, fn, args):
+        if self.down:
+            self.deferred.append((fn, args))
+        else:
+            fn(*args)
+
+    def apply(self, saga):
+        """The local transaction of the forward step. Returns (effect, failure reason)."""
+        sim = self.sim
+        order = sim.orders[saga]
+        name = self.name
+        if name == "order":
+            sim.order_state[saga] = "PENDING"
+            return f"order {saga} created, PENDING", None
+        if name == "payment":
+            bal = sim.balances[order.customer]
+            if bal < order.price:
+                return None, f"{order.customer}'s balance {bal:g} is short of {order.price:g}"
+            sim.balances[order.customer] = bal - order.price
+            sim.held += order.price
+            sim.ledger.append((sim.env.now, saga, order.customer, -order.price, "charge"))
+            return f"charged {order.customer} {order.price:g} (balance {bal - order.price:g})", None
+        if name == "inventory":
+            for item, qty in order.items:
+                if sim.stock[item] < qty:
+                    return None, f"stock of {item} is {sim.stock[item]}, needs {qty}"
+            got = sim.reserved.setdefault(saga, {})
+            for item, qty in order.items:
+                sim.stock[item] -= qty
+                got[item] = got.get(item, 0) + qty
+            return "reserved " + ", ".join(f"{q} {i}" for i, q in order.items), None
+        return f"{name} done", None
+
+    # -------------------------------------------------------- compensation
+    def _compensate(self, saga, job, because):
+        sim = self.sim
+        st = self.state(saga)
+        step = self.step
+        if job.op == "undo" and st.status != "done" and st.status != "compensating":
+            # orchestration: the compensation overtook its request, or the step never took effect
+            if st.status == "working":
+                st.pending_undo = (job, because)
+                self._release_worker()  # the command waits (still in `working`) without a worker
+                return
+            if st.status == "compensated":
+                self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION))
+                return
+            if st.status is None:
+                st.status = "cancelled"
+            sim.emit("compensation_succeeded", saga, self.name,
+                     {"step": step.index + 1, "noop": True,
+                      "reason": "nothing to undo: the step did not take effect here; a late request will be refused"})
+            self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION, {"noop": True}))
+            return
+        st.status = "compensating"
+        st.because = because
+        st.comp_attempts += 1
+        fail = slow = None
+        if sim.faults:
+            fail = sim.step_fault("compensation_fail", self.name, saga)
+            slow = sim.step_fault("slow", self.name, saga)
+        work = sim.vary(self.service_time) + (slow.by if slow else 0.0)
+        sim.emit("compensation_started", saga, self.name,
+                 {"step": step.index + 1, "attempt": st.comp_attempts, "reason": because,
+                  "action": self.undo_text(saga)})
+        sim.later(work, self._compensate_done, saga, job, fail, self.epoch)
+
+    def undo_text(self, saga):
+        order = self.sim.orders[saga]
+        if self.name == "order":
+            return f"reject order {saga}"
+        if self.name == "payment":
+            return f"refund {order.customer} {order.price:g}"
+        if self.name == "inventory":
+            return "release " + ", ".join(f"{q} {i}" for i, q in order.items)
+        return f"undo {self.name}"
+
+    def _compensate_done(self, saga, job, fail, epoch):
+        if epoch != self.epoch:
+            return
+        sim = self.sim
+        st = self.state(saga)
+        step = self.step
+        if fail is not None:
+            sim.m["compensation_failures"] += 1
+            reason = f"injected fault ({fail.to_spec()})"
+            st.status = "done"
+            sim.emit("compensation_failed", saga, self.name,
+                     {"step": step.index + 1, "attempt": st.comp_attempts, "reason": reason})
+            if job.src == "orchestrator":
+                # the reply says it failed; the orchestrator retries after a backoff
+                self._finish(job, self._reply(job, "undo_failed", step.messages.undo_failed, COMPENSATION,
+                                              {"reason": f"{self.name}: {reason}"}), remember=False)
+                return
+            # choreography: nobody else is waiting, so the service retries it itself
+            self._finish(job, None)
+            if st.comp_attempts > sim.timing.max_retries:
+                sim.end_saga(saga, "stuck", self.name,
+                             {"reason": f"{self.name} could not compensate after {st.comp_attempts} attempts; "
+                                        "a human must act"})
+                return
+            sim.m["retries"] += 1
+            self.after(sim.timing.backoff, self._enqueue, self.job("undo_self", saga, {"reason": st.because}))
+            return
+        effect = self.revert(saga)
+        sim.net[saga][step.index] -= 1
+        sim.m["compensations"] += 1
+        st.status = "compensated"
+        sim.emit("compensation_succeeded", saga, self.name,
+                 {"step": step.index + 1, "attempt": st.comp_attempts, "effect": effect})
+        if job.src != "orchestrator":
+            self._pass_back(saga, st.because)
+        self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION))
+
+    def revert(self, saga):
+        """The compensating transaction: a new entry that gives back, never an erased one."""
+        sim = self.sim
+        order = sim.orders[saga]
+        if self.name == "order":
+            sim.order_state[saga] = "REJECTED"
+            return f"order {saga} REJECTED"
+        if self.name == "payment":
+            sim.balances[order.customer] += order.price
+            sim.held -= order.price
+            sim.ledger.append((sim.env.now, saga, order.customer, order.price, "refund"))
+            return (f"refunded {order.customer} {order.price:g} (a new ledger entry; balance "
+                    f"{sim.balances[order.customer]:g})")
+        if self.name == "inventory":
+            got = sim.reserved.pop(saga, {})
+            for item, qty in got.items():
+                sim.stock[item] += qty
+            return "released " + (", ".join(f"{q} {i}" for i, q in got.items()) or "nothing")
+        return f"{self.name} undone"
+
+    # -------------------------------------------------------- approval
+    def _approve(self, saga, job):
+        self.sim.later(self.sim.vary(self.service_time), self._approve_done, saga, job, self.epoch)
+
+    def _approve_done(self, saga, job, epoch):
+        if epoch != self.epoch:
+            return
+        sim = self.sim
+        if sim.order_state.get(saga) == "PENDING":
+            sim.order_state[saga] = "APPROVED"
+        reply = self._reply(job, "approved", "OrderApproved", FORWARD)
+        if reply is None:
+            sim.end_saga(saga, "completed", self.name)
+        self._finish(job, reply)
+
+    # -------------------------------------------------------- crash and recovery
+    def crash(self):
+        """Down: unfinished jobs are lost (messages go back to the broker, unacked)."""
+        sim = self.sim
+        self.down = True
+        self.epoch += 1
+        lost = list(self.working.values())
+        self.working.clear()
+        self.queue.clear()
+        self.busy = 0
+        for job in reversed(lost):
+            if job.id > 0:
+                sim.broker.hold(job)
+            else:
+                self.deferred.insert(0, (self._enqueue, (job,)))
+        for st in self.sagas.values():
+            if st.status == "working":
+                st.status = None
+            elif st.status == "compensating":
+                st.status = "done"
+            if st.pending_undo is not None and st.pending_undo[0] is not None:
+                st.pending_undo = None          # that command went back to the broker
+        sim.emit("service_crashed", None, self.name, {"lost_work": len(lost)})
+
+    def recover(self):
+        if not self.down:
+            return
+        self.down = False
+        self.sim.emit("service_recovered", None, self.name,
+                      {"waiting": len(self.sim.broker.held.get(self.name, ()))})
+        deferred, self.deferred = self.deferred, []
+        for fn, args in deferred:
+            fn(*args)
+        self.sim.broker.release(self.name)
+
+
+class LockTable:
+    """Semantic locks on stock items: a saga marks an item pending until it ends.
+
+    Another saga that needs the item waits. The wait-for graph (sagas) finds
+    a cycle the moment it forms; the youngest saga in it is the victim.
+    """
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.holder = {}        # item -> saga
+        self.waiting = {}       # item -> deque of (saga, resume)
+        self.held_by = {}       # saga -> [items]
+        self.graph = nx.DiGraph()
+        self.blocked = {}       # saga -> (item, cancel)
+
+    def reserve_items(self, svc, saga, msg, fail, work, epoch):
+        """Inventory under semantic locks: lock and reserve each item in turn."""
+        items = [i for i, _ in self.sim.orders[saga].items]
+        per_item = work / len(items)
+        self._next(svc, saga, msg, fail, per_item, epoch, items, 0)
+
+    def _next(self, svc, saga, msg, fail, per_item, epoch, items, k):
+        if epoch != svc.epoch:
+            return
+        if k == len(items):
+            svc._forward_done(saga, msg, fail, epoch, None)
+            return
+        item = items[k]
+        h = self.holder.get(item)
+        resume = (svc, saga, msg, fail, per_item, epoch, items, k)
+        if h is None or h == saga:
+            self._acquire(item, saga)
+            self.sim.later(per_item, self._next, svc, saga, msg, fail, per_item, epoch, items, k + 1)
+            return
+        sim = self.sim
+        sim.m["lock_waits"] += 1
+        sim.emit("lock_waiting", saga, svc.name, {"item": item, "holder": h})
+        self.waiting.setdefault(item, deque()).append((saga, resume))
+        self.blocked[saga] = item
+        self.graph.add_edge(saga, h)
+        try:
+            cycle = [u for u, _ in nx.find_cycle(self.graph, saga)]
+        except nx.NetworkXNoCycle:
+            return
+        victim = max(cycle, key=lambda s: (sim.started[s], s))
+        k = cycle.index(victim)
+        cycle = cycle[k:] + cycle[:k]
+        sim.m["deadlocks"] += 1
+        names = [f"saga {s}" for s in cycle]
+        why = (f"{' -> '.join(names + [names[0]])}: each holds a lock the next one waits for; saga {victim} "
+               "is the youngest, so it is compensated and retried after a backoff")
+        sim.emit("deadlock_detected", victim, svc.name,
+                 {"cycle": names, "victim": f"saga {victim}", "reason": why,
+                  "items": [self.blocked.get(s) for s in cycle]})
+        sim.victims.add(victim)
+        self._abort_waiter(victim)
+
+    def _abort_waiter(self, saga):
+        item = self.blocked.pop(saga)
+        q = self.waiting[item]
+        for j, (s, resume) in enumerate(q):
+            if s == saga:
+                del q[j]
+                break
+        self.graph.remove_node(saga)
+        svc, saga, msg, fail, per_item, epoch, items, k = resume
+        # undo this step's own partial reservation: a local transaction abort
+        for it in items[:k]:
+            self.release(it, saga)
+        svc._forward_done(saga, msg, fail, epoch, "deadlock victim: gave up waiting for the lock on " + item)
+
+    def _acquire(self, item, saga):
+        if self.holder.get(item) == saga:
+            return
+        self.holder[item] = saga
+        self.held_by.setdefault(saga, []).append(item)
+        self.sim.emit("lock_acquired", saga, "inventory", {"item": item})
+
+    def release(self, item, saga):
+        if self.holder.get(item) != saga:
+            return
+        del self.holder[item]
+        self.held_by.get(saga, []).remove(item)
+        self.sim.emit("lock_released", saga, "inventory", {"item": item})
+        q = self.waiting.get(item)
+        if self.graph.has_node(saga):
+            for s, _ in list(q or ()):
+                if self.graph.has_edge(s, saga):
+                    self.graph.remove_edge(s, saga)
+        if q:
+            s, resume = q.popleft()
+            self.blocked.pop(s, None)
+            self._acquire(item, s)
+            svc, s, msg, fail, per_item, epoch, items, k = resume
+            self.sim.later(per_item, self._next, svc, s, msg, fail, per_item, epoch, items, k + 1)
+
+    def release_all(self, saga):
+        for item in list(self.held_by.get(saga, ())):
+            self.release(item, saga)
+        self.held_by.pop(saga, None)
+        if saga in self.blocked:
+            item = self.blocked.pop(saga)
+            self.waiting[item] = deque((s, r) for s, r in self.waiting[item] if s != saga)
+        if self.graph.has_node(saga):
+            self.graph.remove_node(saga)
+
+
+class _OSaga:
+    """The orchestrator's in-memory view of one saga, rebuilt from the saga log after a crash."""
+
+    __slots__ = ("saga", "phase", "step", "done", "undo", "cmd", "sends", "failures", "armed", "backoff")
+
+    def __init__(self, saga):
+        self.saga = saga
+        self.phase = "started"   # started | forward | compensating | approving | ended
+        self.step = -1           # current forward step index
+        self.done = []           # steps that succeeded, in completion order
+        self.undo = []           # steps still to compensate, next first
+        self.cmd = None          # outstanding command: Msg
+        self.sends = 0           # sends of the outstanding command (1 + timeouts)
+        self.failures = 0        # failed replies for the current command's step (retries)
+        self.armed = -1          # epoch whose timer waits for the outstanding reply
+        self.backoff = False
+
+
+class Orchestrator:
+    """Tells each service what to do; writes every state change to its saga log first."""
+
+    name = "orchestrator"
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.down = False
+        self.epoch = 0
+        self.log = []             # saga log records: (saga, state, fields) — durable
+        self.sagas = {}           # in memory: lost on a crash, rebuilt from the log
+        self.waiting = []         # customer requests that came while down
+        self.seen_replies = set()
+        self.slow = 0.0
+
+    # -------------------------------------------------------- the log
+    def write(self, saga, state, **fields):
+        """Write-ahead: the record is durable before the orchestrator acts on it."""
+        sim = self.sim
+        rec = (saga, state, fields)
+        self.log.append(rec)
+        sim.m["saga_log_records"] += 1
+        if sim.keep:
+            d = {"state": state}
+            for k, v in fields.items():
+                if k == "cmd":
+                    d["message"] = v.name
+                    d["msg_id"] = v.id
+                elif k == "step":
+                    d["step"] = sim.steps[v].name
+                else:
+                    d[k] = v
+            sim.emit("saga_log", saga, self.name, d)
+        else:
+            sim.n_events += 1
+        self._apply(rec)
+
+    def _apply(self, rec):
+        saga, state, f = rec
+        o = self.sagas.get(saga)
+        if o is None:
+            o = self.sagas[saga] = _OSaga(saga)
+        if state == "started":
+            pass
+        elif state == "executing":
+            o.phase, o.step, o.cmd, o.sends = "forward", f["step"], f["cmd"], 0
+            if f.get("retry"):
+                o.failures += 1
+            else:
+                o.failures = 0
+        elif state == "succeeded":
+            o.done.append(f["step"])
+            o.cmd = None
+        elif state == "failed":
+            o.phase, o.cmd = "compensating", None
+            o.undo = list(reversed(o.done))
+            if f.get("unknown"):
+                o.undo.insert(0, f["step"])
+            o.failures = 0
+        elif state == "compensating":
+            o.cmd, o.sends = f["cmd"], 0
+            o.backoff = False
+        elif state == "compensation_failed":
+            o.cmd, o.failures, o.backoff = None, o.failures + 1, True
+        elif state == "compensated":
+            o.undo.pop(0)
+            o.cmd, o.failures = None, 0
+        elif state == "approving":
+            o.phase, o.cmd, o.sends = "approving", f["cmd"], 0
+        elif state in ("completed", "aborted", "stuck"):
+            o.phase, o.cmd = "ended", None
+
+    # -------------------------------------------------------- acting
+    def request(self, saga):
+        if self.down:
+            self.waiting.append(saga)
+            return
+        self.write(saga, "started")
+        self._next_step(self.sagas[saga])
+
+    def _send(self, o, msg):
+        sim = self.sim
+        o.sends += 1
+        o.armed = self.epoch
+        sim.broker.send(msg, self.slow)
+        sim.later(sim.timing.timeout, self._on_timeout, o.saga, msg.id, o.sends, self.epoch)
+
+    def _command(self, o, step, op, flow, detail=None):
+        s = self.sim.steps[step]
+        name = s.messages.command if op == "do" else s.messages.undo if op == "undo" else "ApproveOrder"
+        dst = s.name if op != "approve" else "order"
+        return Msg(self.sim.new_id(), name, o.saga, self.name, dst, step, op, flow, None, detail)
+
+    def _next_step(self, o, retry=False):
+        nxt = o.step + 1 if not retry else o.step
+        if nxt < self.sim.n_steps:
+            cmd = self._command(o, nxt, "do", FORWARD)
+            self.write(o.saga, "executing", step=nxt, cmd=cmd, **({"retry": True} if retry else {}))
+            self._send(o, cmd)
+            return
+        cmd = self._command(o, 0, "approve", FORWARD)
+        self.write(o.saga, "approving", cmd=cmd)
+        self._send(o, cmd)
+
+    def _next_undo(self, o, because):
+        sim = self.sim
+        if not o.undo:
+            self.write(o.saga, "aborted")
+            sim.end_saga(o.saga, "compensated", self.name, {"because": because})
+            return
+        step = o.undo[0]
+        cmd = self._command(o, step, "undo", COMPENSATION, {"reason": because})
+        self.write(o.saga, "compensating", step=step, cmd=cmd)
+        self._send(o, cmd)
+
+    def receive(self, msg):
+        sim = self.sim
+        if msg.id in self.seen_replies:
+            sim.m["duplicates_ignored"] += 1
+            sim.emit("duplicate_ignored", msg.saga, self.name,
+                     {"message": msg.name, "msg_id": msg.id, "reason": "reply already handled"})
+            return
+        o = self.sagas.get(msg.saga)
+        if o is None or o.cmd is None or msg.reply_to != o.cmd.id:
+            sim.m["stale_replies"] += 1
+            sim.emit("reply_ignored", msg.saga, self.name,
+                     {"message": msg.name, "msg_id": msg.id,
+                      "reason": "late reply: the orchestrator has moved on (its saga log says what was decided)"})
+            return
+        self.seen_replies.add(msg.id)
+        step = msg.step
+        op = msg.op
+        because = (msg.detail or {}).get("reason", "")
+        if op == "done":
+            self.write(o.saga, "succeeded", step=step)
+            self._next_step(o)
+        elif op == "failed":
+            s = sim.steps[step]
+            if s.type == "retriable":
+                self._retry_or_stuck(o, step, because)
+                return
+            self.write(o.saga, "failed", step=step, reason=because)
+            self._next_undo(o, because)
+        elif op == "undone":
+            self.write(o.saga, "compensated", step=step)
+            self._next_undo(o, self._because(o))
+        elif op == "undo_failed":
+            self.write(o.saga, "compensation_failed", step=step, reason=because)
+            if o.failures > sim.timing.max_retries:
+                self._stuck(o, f"{sim.steps[step].name} could not compensate after {o.failures} attempts "
+                               f"({because}); a human must act")
+                return
+            sim.m["retries"] += 1
+            sim.later(sim.timing.backoff, self._resume_undo, o.saga, self.epoch)
+        elif op == "approved":
+            self.write(o.saga, "completed")
+            sim.end_saga(o.saga, "completed", self.name)
+
+    def _because(self, o):
+        for saga, state, f in reversed(self.log):
+            if saga == o.saga and state == "failed":
+                return f.get("reason", "")
+        return ""
+
+    def _retry_or_stuck(self, o, step, because):
+        sim = self.sim
+        if o.failures >= sim.timing.max_retries:
+            self._stuck(o, f"{sim.steps[step].name} failed {o.failures + 1} times ({because}); a retriable "
+                           "step after the pivot cannot be compensated: a human must act")
+            return
+        sim.m["retries"] += 1
+        o.cmd = None
+        sim.later(sim.timing.backoff, self._resume_retry, o.saga, self.epoch)
+
+    def _resume_retry(self, saga, epoch):
+        if epoch != self.epoch:
+            return
+        o = self.sagas[saga]
+        if o.phase == "forward" and o.cmd is None:
+            self._next_step(o, retry=True)
+
+    def _resume_undo(self, saga, epoch):
+        if epoch != self.epoch:
+            return
+        o = self.sagas[saga]
+        if o.phase == "compensating" and o.cmd is None:
+            self._next_undo(o, self._because(o))
+
+    def _stuck(self, o, reason):
+        self.write(o.saga, "stuck", reason=reason)
+        self.sim.end_saga(o.saga, "stuck", self.name, {"reason": reason})
+
+    def _on_timeout(self, saga, msg_id, sends, epoch):
+        if epoch != self.epoch or self.down:
+            return
+        o = self.sagas.get(saga)
+        if o is None or o.cmd is None or o.cmd.id != msg_id or o.sends != sends:
+            return
+        sim = self.sim
+        sim.m["timeouts"] += 1
+        cmd = o.cmd
+        sim.emit("timeout", saga, self.name, {"message": cmd.name, "msg_id": cmd.id, "attempt": sends,
+                                              "waited": sim.timing.timeout})
+        if sends <= sim.timing.max_retries:
+            sim.m["retries"] += 1
+            self._send(o, cmd)          # the same command, the same msg_id: participants dedupe
+            return
+        s = sim.steps[cmd.step]
+        if cmd.op == "do" and s.type != "retriable":
+            reason = (f"no reply from {s.name} after {sends} tries; its effect is unknown, "
+                      "so it is compensated too")
+            self.write(saga, "failed", step=cmd.step, reason=reason, unknown=True)
+            self._next_undo(o, reason)
+            return
+        self._stuck(o, f"no reply to {cmd.name} after {sends} tries; a human must act")
+
+    # -------------------------------------------------------- crash and recovery
+    def crash(self):
+        self.down = True
+        self.epoch += 1
+        self.sagas = {}
+        self.seen_replies = set()
+        self.sim.emit("service_crashed", None, self.name, {"lost": "in-memory saga state and timers"})
+
+    def recover(self):
+        if not self.down:
+            return
+        sim = self.sim
+        self.down = False
+        for rec in self.log:          # rebuild every saga from the saga log
+            self._apply(rec)
+        open_ = [o for o in self.sagas.values() if o.phase != "ended"]
+        sim.emit("service_recovered", None, self.name,
+                 {"replayed_log_records": len(self.log), "open_sagas": len(open_),
+                  "waiting": len(sim.broker.held.get(self.name, ()))})
+        sim.broker.release(self.name)
+        for o in open_:
+            if o.phase == "ended" or o.armed == self.epoch:
+                continue
+            if o.cmd is not None:
+                o.sends = 0
+                self._send(o, o.cmd)              # re-send what the log says is outstanding
+            elif o.phase == "compensating":
+                self._next_undo(o, self._because(o))
+            elif o.phase == "forward" and o.done and o.done[-1] == o.step:
+                self._next_step(o)
+            elif o.phase == "forward":
+                self._next_step(o, retry=True)
+            elif o.phase == "started":
+                self._next_step(o)
+        waiting, self.waiting = self.waiting, []
+        for saga in waiting:
+            self.request(saga)

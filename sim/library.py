@@ -1,0 +1,20 @@
+"""The scenario library: the curriculum in ``scenarios/*.yaml``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ScenarioError
+from .scenario import load_scenario
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def list_scenarios(folder=SCENARIO_DIR):
+    """Every scenario in the folder, in file-name order, as (path, Scenario or ScenarioError)."""
+    out = []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        try:
+            out.append((path, load_scenario(path)))
+        except ScenarioError as e:
+            out.append((path, e))
+    return out

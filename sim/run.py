@@ -1,0 +1,181 @@
+"""One run's result: outcomes, final state, the four invariants, metrics and the trace.
+
+``run(scenario, style, seed, faults)`` is the public entry point; a
+:class:`Run` turns into the run object of contract 4 with :meth:`Run.to_dict`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .engine import Sim
+from .errors import SagaInputError
+from .faults import Fault, check_fault_targets, parse_fault
+from .scenario import STYLES, Scenario
+
+EVENT_FIELDS = ("t", "kind", "saga", "service", "message", "msg_id", "src", "dst", "detail")
+STATE_LIVES = {
+    "choreography": "spread over the services: each keeps its part, nobody holds the whole saga",
+    "orchestration": "in the orchestrator's saga log (one place to look, one more thing to keep alive)",
+}
+
+
+def run(scenario: Scenario, style: str, seed: int | None = None, faults=(), keep_events: bool = True,
+        extra_faults_only: bool = False) -> "Run":
+    """Simulate one style on one scenario.
+
+    Args:
+        seed: the run's seed; None takes the scenario's.
+        faults: faults (Fault objects or command-line specs) added to the scenario's own.
+        keep_events: False keeps no trace (a ``summary`` run of many sagas).
+        extra_faults_only: True ignores the scenario's own faults.
+    """
+    if style not in STYLES:
+        raise SagaInputError(f"must be choreography or orchestration, got {style!r}", None, "style")
+    seed = scenario.seed if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SagaInputError(f"must be a whole number, got {seed!r}", None, "seed")
+    added = tuple(parse_fault(f) if isinstance(f, str) else f for f in faults)
+    for f in added:
+        if not isinstance(f, Fault):
+            raise SagaInputError(f"is not a fault: {f!r}", None, "faults")
+        check_fault_targets(f, scenario.services, f"fault {f.to_spec()!r}")
+    all_faults = added if extra_faults_only else tuple(scenario.faults) + added
+    sim = Sim(scenario, style, seed, all_faults, keep_events).run()
+    return Run(scenario, style, seed, all_faults, sim)
+
+
+@dataclass
+class Run:
+    scenario: Scenario
+    style: str
+    seed: int
+    faults: tuple
+    sim: Sim
+
+    # ---------------------------------------------------------------- results
+    @property
+    def outcomes(self) -> dict:
+        sim = self.sim
+        out = {}
+        for saga in sorted(sim.started):
+            out[saga] = sim.outcome.get(saga, "in_flight")
+        return out
+
+    @property
+    def final_state(self) -> dict:
+        sim = self.sim
+        return {
+            "balances": {c: _clean(b) for c, b in sim.balances.items()},
+            "stock": dict(sim.stock),
+            "orders": {str(s): st for s, st in sorted(sim.order_state.items())},
+            "payment_held": _clean(sim.held),
+            "reserved": {i: sum(r.get(i, 0) for r in sim.reserved.values()) for i in sim.stock},
+            "ledger_entries": len(sim.ledger),
+        }
+
+    @property
+    def invariants(self) -> dict:
+        sim, sc = self.sim, self.scenario
+        start_money = sum(b for _, b in sc.customers)
+        money = sum(sim.balances.values()) + sim.held
+        reserved = {i: 0 for i in sim.stock}
+        for r in sim.reserved.values():
+            for i, q in r.items():
+                reserved[i] += q
+        start_stock = dict(sc.stock)
+        outcomes = self.outcomes
+        atomic = True
+        consistent = True
+        for saga, outcome in outcomes.items():
+            net = sim.net[saga]
+            if outcome == "completed" and any(n != 1 for n in net):
+                atomic = False
+            elif outcome in ("compensated", "deadlocked") and any(n != 0 for n in net):
+                atomic = False
+            state = sim.order_state.get(saga)
+            if (state == "APPROVED") != (outcome == "completed"):
+                consistent = False
+            if (state == "REJECTED") != (outcome in ("compensated", "deadlocked")):
+                consistent = False
+        return {
+            "money_conserved": abs(money - start_money) <= 1e-6 * max(1.0, abs(start_money)),
+            "stock_conserved": all(sim.stock[i] + reserved[i] == n for i, n in start_stock.items()),
+            "sagas_atomic": atomic,
+            "orders_consistent": consistent,
+        }
+
+    @property
+    def metrics(self) -> dict:
+        sim = self.sim
+        m = dict(sim.m)
+        ends = [sim.ended[s] for s in sim.outcome if s in sim.ended]
+        first = min(sim.started.values(), default=0.0)
+        m["duration"] = _clean(max(ends) - first) if ends else 0.0
+        outcomes = self.outcomes
+        counts = {k: 0 for k in ("completed", "compensated", "stuck", "deadlocked", "in_flight")}
+        for o in outcomes.values():
+            counts[o] += 1
+        m["sagas"] = len(outcomes)
+        m["outcome_counts"] = counts
+        lat = sorted(sim.ended[s] - sim.started[s] for s in sim.outcome)
+        m["latency"] = {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99),
+                        "mean": _clean(sum(lat) / len(lat)) if lat else 0.0,
+                        "max": _clean(lat[-1]) if lat else 0.0}
+        m["throughput"] = _clean(len(lat) / m["duration"]) if m["duration"] else 0.0
+        m["max_in_flight"] = sim.max_in_flight
+        subs = sim.subscriptions()
+        m["subscriptions"] = {k: len(v) for k, v in subs.items()}
+        m["saga_state_lives"] = STATE_LIVES[self.style]
+        m["components"] = len(sim.services) + 1 + (1 if self.style == "orchestration" else 0)
+        m["events"] = sim.n_events
+        m["end_time"] = _clean(sim.env.now)
+        return m
+
+    # ---------------------------------------------------------------- export
+    def events(self):
+        """The trace as flat dicts, ordered by seq (contract 3)."""
+        out = []
+        for seq, (t, kind, saga, service, message, msg_id, src, dst, detail) in enumerate(self.sim.events):
+            ev = {"seq": seq, "t": _clean(t), "kind": kind, "saga": saga, "service": service}
+            if message is not None:
+                ev["message"] = message
+                ev["msg_id"] = msg_id
+                ev["src"] = src
+                ev["dst"] = dst
+            if detail:
+                ev["detail"] = detail
+            out.append(ev)
+        return out
+
+    def to_dict(self, events: bool = True) -> dict:
+        sc = self.scenario
+        d = {
+            "style": self.style,
+            "seed": self.seed,
+            "faults": [f.to_spec() for f in self.faults],
+            "outcomes": {str(k): v for k, v in self.outcomes.items()},
+            "final_state": self.final_state,
+            "invariants": self.invariants,
+            "metrics": self.metrics,
+            "services": list(sc.services),
+            "steps": [{"name": s.name, "type": s.type, "waits_for": list(s.waits_for)} for s in sc.steps],
+            "subscriptions": self.sim.subscriptions(),
+            "initial_state": {"balances": dict(sc.customers), "stock": dict(sc.stock)},
+            "horizon": sc.horizon,
+        }
+        if events:
+            d["events"] = self.events()
+        return d
+
+
+def _clean(x):
+    """Round away float noise (0.30000000000000004) so traces read well and compare exactly."""
+    r = round(x, 6)
+    return int(r) if float(r).is_integer() and abs(r) < 2**53 and isinstance(x, int) else r
+
+
+def _pct(sorted_values, p):
+    if not sorted_values:
+        return 0.0
+    k = min(len(sorted_values) - 1, max(0, int(round(p / 100 * (len(sorted_values) - 1)))))
+    return _clean(sorted_values[k])

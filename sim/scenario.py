@@ -1,0 +1,555 @@
+"""Contract 1, the scenario file: one loader that fills defaults, then validates.
+
+``load_scenario(path)`` and ``parse_scenario(text, source)`` return a frozen
+:class:`Scenario` or raise :class:`ScenarioError` whose message names the file,
+the field and what is wrong. Nothing runs on a bad file.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import FaultError, ScenarioError
+from .faults import Fault, check_fault_targets, fault_from_mapping
+
+MAX_FILE_BYTES = 1_000_000
+MAX_SAGAS = 200_000
+MAX_HORIZON = 1e7
+MAX_STEPS = 12
+BUILTIN_STEPS = ("order", "payment", "inventory")
+STYLES = ("choreography", "orchestration")
+STEP_TYPES = ("compensable", "pivot", "retriable")
+ISOLATION = ("none", "semantic_lock")
+OUTCOMES = ("completed", "compensated", "stuck", "deadlocked", "in_flight")
+INVARIANTS = ("money_conserved", "stock_conserved", "sagas_atomic", "orders_consistent")
+_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_STEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# message names per built-in step: success, failure, undone, undo-failed, command, undo command
+_BUILTIN_MESSAGES = {
+    "order": ("OrderCreated", "OrderFailed", "OrderRejected", "RejectFailed", "CreateOrder", "RejectOrder"),
+    "payment": ("PaymentCompleted", "PaymentFailed", "PaymentRefunded", "RefundFailed",
+                "ChargePayment", "RefundPayment"),
+    "inventory": ("StockReserved", "StockFailed", "StockReleased", "ReleaseFailed",
+                  "ReserveStock", "ReleaseStock"),
+}
+
+
+@dataclass(frozen=True)
+class Messages:
+    done: str
+    failed: str
+    undone: str
+    undo_failed: str
+    command: str
+    undo: str
+
+
+def step_messages(name: str) -> Messages:
+    if name in _BUILTIN_MESSAGES:
+        return Messages(*_BUILTIN_MESSAGES[name])
+    cap = "".join(p.capitalize() for p in name.split("_"))
+    return Messages(f"{cap}Done", f"{cap}Failed", f"{cap}Undone", f"Undo{cap}Failed",
+                    f"Do{cap}", f"Undo{cap}")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    index: int
+    type: str = "compensable"
+    waits_for: tuple = ()          # event names (choreography only)
+    messages: Messages = None
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    customer: str
+    items: tuple                   # ((item, qty), ...)
+    price: float
+    at: float
+
+    @property
+    def item(self):
+        return self.items[0][0]
+
+    @property
+    def qty(self):
+        return sum(q for _, q in self.items)
+
+
+@dataclass(frozen=True)
+class Load:
+    count: int
+    start: float = 0.0
+    every: float = 1.0
+    qty: int = 1
+    price: float = 10.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    service_time: float = 1.0
+    network_delay: float = 0.2
+    timeout: float = 10.0
+    max_retries: int = 3
+    backoff: float = 1.0
+    jitter: float = 0.0
+    horizon: float | None = None   # default: last order's start + 500
+    capacity: tuple = ()           # ((service, workers), ...)
+    service_times: tuple = ()      # ((service, time), ...) overrides of service_time
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    steps: tuple
+    customers: tuple               # ((name, balance), ...)
+    stock: tuple                   # ((item, units), ...)
+    orders: tuple                  # listed orders
+    load: Load | None = None
+    title: str = ""
+    summary: str = ""
+    learning_goal: str = ""
+    watch: str = ""
+    source: str = ""
+    style: str = "both"
+    seed: int = 1
+    timing: Timing = Timing()
+    idempotent: bool = True
+    isolation: str = "none"
+    faults: tuple = ()
+    expect: dict = field(default=None, compare=False, hash=False)
+    path: str = field(default="", compare=False, hash=False)
+
+    @property
+    def styles(self):
+        return STYLES if self.style == "both" else (self.style,)
+
+    @property
+    def services(self):
+        return tuple(s.name for s in self.steps)
+
+    @property
+    def saga_count(self):
+        return len(self.orders) + (self.load.count if self.load else 0)
+
+    def all_orders(self):
+        """Listed orders, then the generated ones of ``load`` (ids after the listed)."""
+        yield from self.orders
+        if self.load:
+            customers = [c for c, _ in self.customers]
+            items = [i for i, _ in self.stock]
+            first = len(self.orders) + 1
+            ld = self.load
+            for k in range(ld.count):
+                yield Order(first + k, customers[k % len(customers)],
+                            ((items[k % len(items)], ld.qty),), ld.price, ld.start + k * ld.every)
+
+    @property
+    def horizon(self) -> float:
+        if self.timing.horizon is not None:
+            return self.timing.horizon
+        last = max((o.at for o in self.orders), default=0.0)
+        if self.load:
+            last = max(last, self.load.start + (self.load.count - 1) * self.load.every)
+        return last + 500.0
+
+    def service_time(self, service):
+        for s, t in self.timing.service_times:
+            if s == service:
+                return t
+        return self.timing.service_time
+
+    def capacity(self, service):
+        for s, c in self.timing.capacity:
+            if s == service:
+                return c
+        return None
+
+    def subscription_cycles(self):
+        """Cycles among choreography subscriptions ("who waits for whom"), as lists of steps."""
+        import networkx as nx
+        g = nx.DiGraph()
+        publisher = {s.messages.done: s.name for s in self.steps}
+        for s in self.steps:
+            g.add_node(s.name)
+            for ev in s.waits_for:
+                if ev in publisher:
+                    g.add_edge(s.name, publisher[ev])
+        return [list(c) for c in sorted(nx.simple_cycles(g), key=lambda c: (len(c), c))]
+
+
+# ---------------------------------------------------------------- loading
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load that refuses anchors and aliases (no 'billion laughs')."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ScenarioError(f"line {event.start_mark.line + 1}: YAML aliases (*name) are not allowed")
+        return super().compose_node(parent, index)
+
+
+def load_scenario(path) -> Scenario:
+    path = Path(path)
+    source = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ScenarioError("no such file", source) from None
+    except OSError as e:
+        raise ScenarioError(f"cannot read: {e.strerror}", source) from None
+    if path.is_dir():
+        raise ScenarioError("is a folder, not a scenario file", source)
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError(f"is {size} bytes; a scenario file may have at most {MAX_FILE_BYTES}", source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError("is not UTF-8 text", source) from None
+    except OSError as e:
+        raise ScenarioError(f"cannot read: {e.strerror}", source) from None
+    return parse_scenario(text, source)
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+        raise ScenarioError(f"is larger than {MAX_FILE_BYTES} bytes", source)
+    try:
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except ScenarioError as e:
+        raise ScenarioError(e.reason, source) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError(f"{where}not valid YAML ({problem})", source) from None
+    except RecursionError:
+        raise ScenarioError("is nested too deeply", source) from None
+    return scenario_from_mapping(data, source)
+
+
+def scenario_from_mapping(data, source="<scenario>") -> Scenario:
+    v = _Validator(source)
+    try:
+        return v.scenario(data)
+    except FaultError as e:
+        raise ScenarioError(e.reason, source, e.source) from None
+
+
+class _Validator:
+    def __init__(self, source):
+        self.source = source
+
+    def fail(self, fld, msg):
+        raise ScenarioError(msg, self.source, fld)
+
+    # -- scalar helpers
+    def number(self, value, fld, *, minimum=0.0, strict=False, integer=False, maximum=MAX_HORIZON):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(fld, f"must be a number, got {value!r}")
+        if not math.isfinite(value):
+            self.fail(fld, f"must be a finite number, got {value!r}")
+        if integer and float(value) != int(value):
+            self.fail(fld, f"must be a whole number, got {value!r}")
+        if value < minimum or (strict and value == minimum):
+            self.fail(fld, f"must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
+        if value > maximum:
+            self.fail(fld, f"must be at most {maximum:g}, got {value!r}")
+        return int(value) if integer else float(value)
+
+    def text(self, value, fld, default=""):
+        if value is None:
+            return default
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            self.fail(fld, f"must be text, got {type(value).__name__}")
+        return str(value).strip()
+
+    def mapping(self, value, fld, required=False):
+        if value is None and not required:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(fld, f"must be a mapping, got {_kind(value)}")
+        return value
+
+    def known_keys(self, data, allowed, fld):
+        extra = [k for k in data if k not in allowed]
+        if extra:
+            where = f"{fld}." if fld else ""
+            self.fail(f"{where}{extra[0]}", f"unknown field (known: {', '.join(sorted(allowed))})")
+
+    # -- the whole file
+    def scenario(self, data) -> Scenario:
+        if data is None:
+            self.fail(None, "is empty; a scenario needs at least name, customers, stock and orders")
+        if not isinstance(data, dict):
+            self.fail(None, f"must be a mapping of fields (name, steps, orders, ...), got {_kind(data)}")
+        allowed = {"name", "title", "summary", "learning_goal", "watch", "source", "style", "seed",
+                   "steps", "customers", "stock", "orders", "load", "timing", "idempotent",
+                   "isolation", "faults", "expect"}
+        self.known_keys(data, allowed, "")
+        for req in ("name", "customers", "stock"):
+            if req not in data:
+                self.fail(req, "is required")
+        name = self.text(data["name"], "name")
+        if not _NAME.match(name):
+            self.fail("name", f"must be kebab-case (like payment-declined), got {name!r}")
+        style = data.get("style", "both")
+        if style not in STYLES + ("both",):
+            self.fail("style", f"must be choreography, orchestration or both, got {style!r}")
+        seed = data.get("seed", 1)
+        seed = self.number(seed, "seed", integer=True, maximum=2**63)
+        customers = self.named_amounts(data["customers"], "customers", "balance")
+        stock = self.named_amounts(data["stock"], "stock", None)
+        steps = self.steps(data.get("steps", list(BUILTIN_STEPS)))
+        timing = self.timing(data.get("timing"), [s.name for s in steps])
+        isolation = data.get("isolation", "none")
+        if isolation not in ISOLATION:
+            self.fail("isolation", f"must be none or semantic_lock, got {isolation!r}")
+        idempotent = data.get("idempotent", True)
+        if not isinstance(idempotent, bool):
+            self.fail("idempotent", f"must be true or false, got {idempotent!r}")
+        cust_names = [c for c, _ in customers]
+        items = [i for i, _ in stock]
+        orders = self.orders(data.get("orders"), cust_names, items)
+        load = self.load(data.get("load"), cust_names, items)
+        if not orders and load is None:
+            self.fail("orders", "a scenario needs orders (a list) or load (generated orders)")
+        count = len(orders) + (load.count if load else 0)
+        if count > MAX_SAGAS:
+            self.fail("load.count", f"{count} sagas is more than the limit of {MAX_SAGAS}")
+        faults = self.faults(data.get("faults"), [s.name for s in steps])
+        sc = Scenario(
+            name=name, steps=steps, customers=customers, stock=stock, orders=orders, load=load,
+            title=self.text(data.get("title"), "title") or name.replace("-", " ").capitalize(),
+            summary=self.text(data.get("summary"), "summary"),
+            learning_goal=self.text(data.get("learning_goal"), "learning_goal"),
+            watch=self.text(data.get("watch"), "watch"),
+            source=self.text(data.get("source"), "source"),
+            style=style, seed=seed, timing=timing, idempotent=idempotent, isolation=isolation,
+            faults=faults, path=self.source)
+        if sc.horizon > MAX_HORIZON:
+            self.fail("timing.horizon", f"the run would last {sc.horizon:g}; at most {MAX_HORIZON:g}")
+        expect = self.expect(data.get("expect"), sc)
+        object.__setattr__(sc, "expect", expect)
+        return sc
+
+    def named_amounts(self, value, fld, key):
+        value = self.mapping(value, fld, required=True)
+        if not value:
+            self.fail(fld, "must name at least one entry")
+        out = []
+        for name, amount in value.items():
+            if not isinstance(name, str) or not name.strip():
+                self.fail(fld, f"names must be text, got {name!r}")
+            sub = f"{fld}.{name}"
+            if key is not None:
+                if isinstance(amount, dict):
+                    self.known_keys(amount, {key}, sub)
+                    if key not in amount:
+                        self.fail(sub, f"needs {key}")
+                    amount = amount[key]
+                    sub = f"{sub}.{key}"
+                out.append((name, self.number(amount, sub, maximum=1e12)))
+            else:
+                out.append((name, self.number(amount, sub, integer=True, maximum=1e12)))
+        return tuple(out)
+
+    def steps(self, value):
+        if not isinstance(value, list) or not value:
+            self.fail("steps", f"must be a non-empty list of step names, got {_kind(value)}")
+        if len(value) > MAX_STEPS:
+            self.fail("steps", f"has {len(value)} steps; at most {MAX_STEPS}")
+        raw = []
+        for i, s in enumerate(value):
+            fld = f"steps[{i}]"
+            if isinstance(s, str):
+                s = {"name": s}
+            if not isinstance(s, dict):
+                self.fail(fld, f"must be a step name or {{name: ..., waits_for: [...]}}, got {_kind(s)}")
+            self.known_keys(s, {"name", "waits_for", "type"}, fld)
+            name = s.get("name")
+            if not isinstance(name, str) or not _STEP_NAME.match(name):
+                self.fail(f"{fld}.name", f"must be a lower-case name like shipping, got {name!r}")
+            if name in (r[0] for r in raw):
+                self.fail(f"{fld}.name", f"step {name!r} appears twice")
+            if name in ("broker", "orchestrator", "customer"):
+                self.fail(f"{fld}.name", f"{name!r} is reserved; pick another step name")
+            typ = s.get("type", "compensable")
+            if typ not in STEP_TYPES:
+                self.fail(f"{fld}.type", f"must be compensable, pivot or retriable, got {typ!r}")
+            waits = s.get("waits_for")
+            raw.append((name, typ, waits, fld))
+        if raw[0][0] != "order":
+            self.fail("steps[0]", f"the first step must be order (the customer's request reaches the order "
+                                  f"service first), got {raw[0][0]!r}")
+        done_events = {step_messages(n).done: n for n, *_ in raw}
+        steps = []
+        seen_pivot = seen_retriable = False
+        for i, (name, typ, waits, fld) in enumerate(raw):
+            if typ == "compensable" and (seen_pivot or seen_retriable):
+                self.fail(f"{fld}.type", f"step {name!r} comes after a pivot or retriable step, so it must be "
+                                         "retriable (after the point of no return the saga only goes forward)")
+            if typ == "pivot":
+                if seen_pivot:
+                    self.fail(f"{fld}.type", "a saga has at most one pivot step")
+                if seen_retriable:
+                    self.fail(f"{fld}.type", "the pivot must come before the retriable steps")
+                seen_pivot = True
+            if typ == "retriable":
+                if i == 0:
+                    self.fail(f"{fld}.type", "order cannot be retriable: it is where the saga begins")
+                seen_retriable = True
+            if waits is None:
+                waits = () if i == 0 else (step_messages(raw[i - 1][0]).done,)
+            else:
+                if i == 0:
+                    self.fail(f"{fld}.waits_for", "order starts from the customer's request and waits for nothing")
+                if isinstance(waits, str):
+                    waits = [waits]
+                if not isinstance(waits, list) or not waits:
+                    self.fail(f"{fld}.waits_for", f"must be a non-empty list of event names, got {_kind(waits)}")
+                for ev in waits:
+                    if ev not in done_events:
+                        self.fail(f"{fld}.waits_for", f"{ev!r} is not an event any step publishes "
+                                                      f"(events: {', '.join(done_events)})")
+                    if done_events[ev] == name:
+                        self.fail(f"{fld}.waits_for", f"step {name!r} cannot wait for its own event {ev!r}")
+                waits = tuple(dict.fromkeys(waits))
+            steps.append(Step(name, i, typ, tuple(waits), step_messages(name)))
+        return tuple(steps)
+
+    def timing(self, value, services):
+        value = self.mapping(value, "timing")
+        allowed = {"service_time", "network_delay", "timeout", "max_retries", "backoff", "jitter",
+                   "horizon", "capacity"}
+        self.known_keys(value, allowed, "timing")
+        kw = {}
+        st = value.get("service_time")
+        if isinstance(st, dict):
+            overrides = []
+            for svc, t in st.items():
+                if svc == "default":
+                    kw["service_time"] = self.number(t, "timing.service_time.default", maximum=1e6)
+                    continue
+                if svc not in services and svc != "orchestrator":
+                    self.fail(f"timing.service_time.{svc}", f"is not a step of this scenario ({', '.join(services)})")
+                overrides.append((svc, self.number(t, f"timing.service_time.{svc}", maximum=1e6)))
+            kw["service_times"] = tuple(overrides)
+        elif st is not None:
+            kw["service_time"] = self.number(st, "timing.service_time", maximum=1e6)
+        for key, lo, strict in (("network_delay", 0, False), ("timeout", 0, True), ("backoff", 0, False)):
+            if key in value:
+                kw[key] = self.number(value[key], f"timing.{key}", minimum=lo, strict=strict, maximum=1e6)
+        if "jitter" in value:
+            kw["jitter"] = self.number(value["jitter"], "timing.jitter", maximum=0.9)
+        if "max_retries" in value:
+            kw["max_retries"] = self.number(value["max_retries"], "timing.max_retries", integer=True, maximum=100)
+        if value.get("horizon") is not None:
+            kw["horizon"] = self.number(value["horizon"], "timing.horizon", strict=True)
+        cap = self.mapping(value.get("capacity"), "timing.capacity")
+        caps = []
+        for svc, n in cap.items():
+            if svc not in services:
+                self.fail(f"timing.capacity.{svc}", f"is not a step of this scenario ({', '.join(services)})")
+            caps.append((svc, self.number(n, f"timing.capacity.{svc}", integer=True, minimum=1, maximum=1e6)))
+        kw["capacity"] = tuple(caps)
+        return Timing(**kw)
+
+    def orders(self, value, customers, items):
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("orders", f"must be a list of orders, got {_kind(value)}")
+        out = []
+        for i, o in enumerate(value):
+            fld = f"orders[{i}]"
+            if not isinstance(o, dict):
+                self.fail(fld, f"must be a mapping {{customer, item, qty, price, at}}, got {_kind(o)}")
+            self.known_keys(o, {"customer", "item", "qty", "price", "at", "items"}, fld)
+            cust = o.get("customer")
+            if cust not in customers:
+                self.fail(f"{fld}.customer", f"{cust!r} is not in customers ({', '.join(customers)})")
+            if "items" in o:
+                if "item" in o or "qty" in o:
+                    self.fail(fld, "give either item and qty, or items, not both")
+                its = self.mapping(o["items"], f"{fld}.items", required=True)
+                if not its:
+                    self.fail(f"{fld}.items", "must name at least one item")
+                lines = []
+                for it, q in its.items():
+                    if it not in items:
+                        self.fail(f"{fld}.items.{it}", f"is not in stock ({', '.join(map(str, items))})")
+                    lines.append((it, self.number(q, f"{fld}.items.{it}", integer=True, minimum=1, maximum=1e9)))
+                lines = tuple(lines)
+            else:
+                it = o.get("item", items[0] if len(items) == 1 else None)
+                if it not in items:
+                    self.fail(f"{fld}.item", f"{it!r} is not in stock ({', '.join(map(str, items))})")
+                qty = self.number(o.get("qty", 1), f"{fld}.qty", integer=True, minimum=1, maximum=1e9)
+                lines = ((it, qty),)
+            price = self.number(o.get("price", 10), f"{fld}.price", maximum=1e12)
+            at = self.number(o.get("at", 0), f"{fld}.at")
+            out.append(Order(i + 1, cust, lines, price, at))
+        return tuple(out)
+
+    def load(self, value, customers, items):
+        if value is None:
+            return None
+        value = self.mapping(value, "load")
+        self.known_keys(value, {"count", "start", "every", "qty", "price"}, "load")
+        if "count" not in value:
+            self.fail("load.count", "is required (how many orders to generate)")
+        return Load(
+            count=self.number(value["count"], "load.count", integer=True, minimum=1, maximum=MAX_SAGAS),
+            start=self.number(value.get("start", 0), "load.start"),
+            every=self.number(value.get("every", 1.0), "load.every", maximum=1e6),
+            qty=self.number(value.get("qty", 1), "load.qty", integer=True, minimum=1, maximum=1e9),
+            price=self.number(value.get("price", 10), "load.price", maximum=1e12))
+
+    def faults(self, value, services):
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("faults", f"must be a list of faults, got {_kind(value)}")
+        out = []
+        for i, f in enumerate(value):
+            fault = fault_from_mapping(f, f"faults[{i}]")
+            check_fault_targets(fault, services, f"faults[{i}]")
+            out.append(fault)
+        return tuple(out)
+
+    def expect(self, value, sc):
+        value = self.mapping(value, "expect")
+        for style, exp in value.items():
+            fld = f"expect.{style}"
+            if style not in STYLES:
+                self.fail(fld, "must be choreography or orchestration")
+            exp = self.mapping(exp, fld)
+            self.known_keys(exp, {"outcomes", "invariants", "final_state", "metrics"}, fld)
+            for saga, outcome in self.mapping(exp.get("outcomes"), f"{fld}.outcomes").items():
+                if not isinstance(saga, int) and not (isinstance(saga, str) and saga.isdigit()):
+                    if saga != "all":
+                        self.fail(f"{fld}.outcomes.{saga}", "keys are saga ids (1, 2, ...) or all")
+                if outcome not in OUTCOMES:
+                    self.fail(f"{fld}.outcomes.{saga}", f"must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+            for inv, val in self.mapping(exp.get("invariants"), f"{fld}.invariants").items():
+                if inv not in INVARIANTS:
+                    self.fail(f"{fld}.invariants.{inv}", f"unknown invariant (known: {', '.join(INVARIANTS)})")
+                if not isinstance(val, bool):
+                    self.fail(f"{fld}.invariants.{inv}", f"must be true or false, got {val!r}")
+        return value
+
+
+def _kind(value):
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: f"the text {value!r}"}.get(type(value), repr(value))

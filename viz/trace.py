@@ -1,0 +1,329 @@
+"""Read a run (one element of ``runs`` in contract 4) into the facts figures need.
+
+Pure functions of the run dict, no plotting: message lifetimes (sent, then
+delivered or dropped, matched FIFO by ``(msg_id, dst)``), what each service was
+doing when, and balances, stock and order states at any time. Unknown event
+kinds are ignored.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from dataclasses import asdict, dataclass
+
+FLOWS = ("forward", "failure", "compensation", "reply")
+BROKER = "broker"
+ORCHESTRATOR = "orchestrator"
+SAGA_ENDS = {"saga_completed": "completed", "saga_compensated": "compensated",
+             "saga_stuck": "stuck", "saga_deadlocked": "deadlocked"}
+
+
+def events(run: dict) -> list:
+    """The run's events (a summary run has none)."""
+    return run.get("events") or []
+
+
+def detail(event: dict) -> dict:
+    return event.get("detail") or {}
+
+
+def end_time(run: dict) -> float:
+    """When the picture ends: the last event, or the run's duration without events."""
+    evs = events(run)
+    if evs:
+        return max(float(e.get("t", 0.0)) for e in evs)
+    return float((run.get("metrics") or {}).get("duration") or 0.0)
+
+
+def saga_ids(run: dict) -> list:
+    """Saga ids as ints where possible, sorted."""
+    ids = set(run.get("outcomes") or {})
+    ids.update(e["saga"] for e in events(run) if e.get("saga") is not None)
+    return sorted({_int(s) for s in ids}, key=lambda s: (isinstance(s, str), s))
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+# ---------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True)
+class Message:
+    """One trip through the broker: a sent message, or the broker's duplicate copy."""
+
+    msg_id: object
+    message: str
+    src: str
+    dst: str
+    saga: object
+    flow: str
+    sent: float
+    end: float | None        # delivered or dropped; None: still under way when the run ended
+    fate: str                # delivered | dropped | pending
+    duplicate: bool = False  # the broker's extra copy (it starts at the broker)
+
+    def in_flight(self, t: float) -> bool:
+        return self.sent <= t and (self.end is None or t < self.end)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def message_flow(event: dict) -> str:
+    flow = detail(event).get("flow")
+    return flow if flow in FLOWS else "forward"
+
+
+def messages(run: dict) -> list:
+    """Every message trip, in the order it started."""
+    out, queues = [], defaultdict(deque)
+    for e in events(run):
+        kind = e.get("kind")
+        if kind == "message_sent":
+            _open_trip(out, queues, e, duplicate=False)
+        elif kind == "message_duplicated":
+            _open_trip(out, queues, e, duplicate=True)
+        elif kind in ("message_delivered", "message_dropped"):
+            _close_trip(out, queues, e, "delivered" if kind == "message_delivered" else "dropped")
+    return out
+
+
+def _trip_key(e):
+    return (e.get("msg_id"), e.get("dst"))
+
+
+def _open_trip(out, queues, e, duplicate):
+    src = e.get("src") or e.get("service") or BROKER
+    if duplicate and e.get("dst") is None:   # no dst named: copy the last trip of that msg_id
+        earlier = [m for m in out if m.msg_id == e.get("msg_id")]
+        e = dict(e, dst=earlier[-1].dst if earlier else BROKER)
+    out.append(Message(e.get("msg_id"), e.get("message") or "?", BROKER if duplicate else src,
+                       e.get("dst") or BROKER, e.get("saga"), message_flow(e), float(e["t"]),
+                       None, "pending", duplicate))
+    queues[_trip_key(e)].append(len(out) - 1)
+
+
+def _close_trip(out, queues, e, fate):
+    queue = queues.get(_trip_key(e))
+    t = float(e["t"])
+    if queue:
+        i = queue.popleft()
+        m = out[i]
+        out[i] = Message(m.msg_id, m.message, m.src, m.dst, m.saga, m.flow, m.sent, t, fate, m.duplicate)
+    else:  # a delivery nobody announced: show it as a copy that appears on arrival
+        out.append(Message(e.get("msg_id"), e.get("message") or "?", BROKER, e.get("dst") or BROKER,
+                           e.get("saga"), message_flow(e), t, t, fate, True))
+
+
+def in_flight_at(run: dict, t: float) -> list:
+    """Messages under way at ``t`` (sent or copied at or before t, not yet delivered or dropped)."""
+    return [m.as_dict() for m in messages(run) if m.in_flight(t)]
+
+
+def hop_time(msgs: list) -> float:
+    """How long a token takes for one leg (service to broker): half the typical transit."""
+    transits = sorted(m.end - m.sent for m in msgs
+                      if m.fate == "delivered" and not m.duplicate and m.end > m.sent)
+    if not transits:
+        return 0.1
+    return transits[len(transits) // 2] / 2
+
+
+# ---------------------------------------------------------------- activity
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A stretch of one service's time: a step, a compensation, or downtime."""
+
+    service: str
+    kind: str                # step | compensation | down
+    saga: object
+    start: float
+    end: float
+    outcome: str             # succeeded | failed | open | recovered
+    step: object = None
+    attempt: object = None
+    reason: str = ""
+
+
+_STARTS = {"step_started": "step", "compensation_started": "compensation"}
+_ENDS = {"step_succeeded": ("step", "succeeded"), "step_failed": ("step", "failed"),
+         "compensation_succeeded": ("compensation", "succeeded"),
+         "compensation_failed": ("compensation", "failed")}
+
+
+def activity(run: dict) -> list:
+    """Steps, compensations and downtime as intervals, in order of their start."""
+    horizon = end_time(run)
+    open_work, open_down, done = defaultdict(deque), {}, []
+    for e in events(run):
+        kind, svc = e.get("kind"), e.get("service")
+        if kind in _STARTS:
+            open_work[(_STARTS[kind], svc, e.get("saga"))].append(e)
+        elif kind in _ENDS:
+            done.append(_close_work(open_work, e, *_ENDS[kind]))
+        elif kind == "service_crashed":
+            open_down.setdefault(svc, e)
+        elif kind == "service_recovered" and svc in open_down:
+            start = open_down.pop(svc)
+            done.append(Interval(svc, "down", None, float(start["t"]), float(e["t"]), "recovered"))
+    done += [Interval(s, "down", None, float(e["t"]), horizon, "open") for s, e in open_down.items()]
+    downs = [iv for iv in done if iv.kind == "down"]
+    for (kind, svc, saga), queue in open_work.items():
+        done += [_unfinished(kind, svc, saga, e, downs, horizon) for e in queue]
+    return sorted(done, key=lambda iv: (iv.start, iv.end))
+
+
+def _close_work(open_work, e, kind, outcome):
+    queue = open_work.get((kind, e.get("service"), e.get("saga")))
+    start = queue.popleft() if queue else e
+    d = {**detail(start), **detail(e)}
+    return Interval(e.get("service"), kind, e.get("saga"), float(start["t"]), float(e["t"]), outcome,
+                    d.get("step"), d.get("attempt"), str(d.get("reason") or d.get("effect") or ""))
+
+
+def _unfinished(kind, svc, saga, e, downs, horizon):
+    """Work that never ended: it stops at the service's next crash, else at the run's end."""
+    t = float(e["t"])
+    crash = min((iv.start for iv in downs if iv.service == svc and iv.start >= t), default=horizon)
+    d = detail(e)
+    return Interval(svc, kind, saga, t, crash, "open", d.get("step"), d.get("attempt"), "")
+
+
+def flash_time(intervals: list) -> float:
+    """How long a failure stays visible: a typical step's duration."""
+    spans = sorted(iv.end - iv.start for iv in intervals if iv.kind != "down" and iv.end > iv.start)
+    return spans[len(spans) // 2] if spans else 1.0
+
+
+def service_status(intervals: list, service: str, t: float, flash: float) -> str:
+    """crashed, failed (just now), compensating, working or idle."""
+    mine = [iv for iv in intervals if iv.service == service and iv.start <= t]
+    if any(iv.kind == "down" and t < iv.end for iv in mine) or any(
+            iv.kind == "down" and iv.outcome == "open" for iv in mine):
+        return "crashed"
+    if any(iv.outcome == "failed" and iv.end <= t < iv.end + flash for iv in mine):
+        return "failed"
+    for kind, status in (("compensation", "compensating"), ("step", "working")):
+        if any(iv.kind == kind and t < iv.end for iv in mine):
+            return status
+    return "idle"
+
+
+def statuses_at(run: dict, t: float) -> dict:
+    """Each participant's status at ``t`` (see :func:`service_status`)."""
+    intervals = activity(run)
+    flash = flash_time(intervals)
+    names = list(run.get("services") or []) + [ORCHESTRATOR]
+    return {s: service_status(intervals, s, t, flash) for s in names}
+
+
+# ---------------------------------------------------------------- state
+
+
+def _items(info: dict) -> list:
+    """Items of an order as (item, qty) pairs, whatever shape the detail uses."""
+    items = info.get("items")
+    if isinstance(items, dict):
+        return [(k, float(v)) for k, v in items.items()]
+    if isinstance(items, list):
+        return [(i.get("item"), float(i.get("qty", 1))) if isinstance(i, dict) else (i[0], float(i[1]))
+                for i in items]
+    if info.get("item") is not None:
+        return [(info["item"], float(info.get("qty", 1)))]
+    return []
+
+
+def initial_state(run: dict) -> dict:
+    init = run.get("initial_state") or {}
+    return {"balances": dict(init.get("balances") or {}), "stock": dict(init.get("stock") or {}),
+            "orders": {}}
+
+
+def apply_event(state: dict, sagas: dict, e: dict) -> bool:
+    """Apply one event's effect on balances, stock and orders; True if something changed."""
+    kind, d, saga = e.get("kind"), detail(e), e.get("saga")
+    if kind == "saga_started":
+        sagas[saga] = d
+        return False
+    if kind == "step_succeeded":
+        return _effect(state, e.get("service"), {**sagas.get(saga, {}), **d}, saga, +1)
+    if kind == "compensation_succeeded" and not d.get("noop"):
+        return _effect(state, e.get("service"), {**sagas.get(saga, {}), **d}, saga, -1)
+    if kind == "saga_completed":
+        return _set_order(state, saga, "APPROVED")
+    if kind == "saga_compensated" and str(saga) in state["orders"]:
+        return _set_order(state, saga, "REJECTED")
+    return False
+
+
+def _effect(state, service, info, saga, sign):
+    if service == "payment" and info.get("customer") is not None:
+        amount = float(info.get("amount", info.get("price", 0.0)) or 0.0)
+        balances = state["balances"]
+        balances[info["customer"]] = balances.get(info["customer"], 0.0) - sign * amount
+        return True
+    if service == "inventory":
+        for item, qty in _items(info):
+            state["stock"][item] = state["stock"].get(item, 0) - sign * qty
+        return bool(_items(info))
+    if service == "order":
+        return _set_order(state, saga, "PENDING" if sign > 0 else "REJECTED")
+    return False
+
+
+def _set_order(state, saga, value):
+    state["orders"][str(saga)] = value
+    return True
+
+
+def state_at(run: dict, t: float) -> dict:
+    """Balances, stock and order states after every event at or before ``t``."""
+    state, sagas = initial_state(run), {}
+    for e in events(run):
+        if float(e["t"]) > t:
+            break
+        apply_event(state, sagas, e)
+    return state
+
+
+def state_series(run: dict) -> list:
+    """(t, state) after each change, starting with the initial state at time 0."""
+    state, sagas = initial_state(run), {}
+    out = [(0.0, _copy(state))]
+    for e in events(run):
+        if apply_event(state, sagas, e):
+            out.append((float(e["t"]), _copy(state)))
+    return out
+
+
+def _copy(state):
+    return {k: dict(v) for k, v in state.items()}
+
+
+def latencies(run: dict) -> list:
+    """Per finished saga: (saga, outcome, end time - start time)."""
+    start, out = {}, []
+    for e in events(run):
+        kind = e.get("kind", "")
+        if kind == "saga_started" and not detail(e).get("retry_of"):
+            start.setdefault(e.get("saga"), float(e["t"]))
+        elif kind in SAGA_ENDS and e.get("saga") in start:
+            out.append((e["saga"], SAGA_ENDS[kind], float(e["t"]) - start.pop(e["saga"])))
+    return out
+
+
+def percentile(values: list, q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation; nan for no values."""
+    if not values:
+        return math.nan
+    xs = sorted(values)
+    k = (len(xs) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
