@@ -296,7 +296,7 @@ class Sim:
             if p.status is not None:
                 continue
             for ev in s.waits_for:
-                if ev not in p.seen:
+                if not p.seen or ev not in p.seen:
                     src = publisher[ev]
                     if self.services[src].state(saga).status in (None, "working"):
                         g.add_edge(s.name, src)
@@ -537,7 +537,7 @@ class Participant:
             st.status = "cancelled"
             self.sim.emit("compensation_succeeded", saga, self.name,
                           {"step": self.step.index + 1, "noop": True,
-                           "reason": f"nothing to undo: its step never ran ({because})"})
+                           "reason": f"its step never ran, so it only passes the news back ({because})"})
             self._pass_back(saga, because, noop=True)
         self._finish(msg, None)
 
@@ -692,7 +692,7 @@ class Participant:
                 st.status = "cancelled"
             sim.emit("compensation_succeeded", saga, self.name,
                      {"step": step.index + 1, "noop": True,
-                      "reason": "nothing to undo: the step did not take effect here; a late request will be refused"})
+                      "reason": "the step never took effect here; a late request for it will be refused"})
             self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION, {"noop": True}))
             return
         st.status = "compensating"

@@ -42,6 +42,19 @@ def saga_ids(run: dict) -> list:
     return sorted({_int(s) for s in ids}, key=lambda s: (isinstance(s, str), s))
 
 
+def participants(run: dict) -> list:
+    """Who takes part, left to right: customer and orchestrator, the services, then anyone else."""
+    core = [ORCHESTRATOR] if run.get("style") == "orchestration" else []
+    core += [s for s in run.get("services") or [] if s not in core]
+    extra = []
+    for e in events(run):
+        for name in (e.get("src"), e.get("dst")):
+            if name and name not in core + extra and name != BROKER:
+                extra.append(name)
+    first = [n for n in extra if n == "customer"]
+    return first + core + [n for n in extra if n not in first]
+
+
 def _int(value):
     try:
         return int(value)
@@ -65,7 +78,7 @@ class Message:
     sent: float
     end: float | None        # delivered or dropped; None: still under way when the run ended
     fate: str                # delivered | dropped | pending
-    duplicate: bool = False  # the broker's extra copy (it starts at the broker)
+    duplicate: bool = False  # the broker's extra copy: it starts at the broker, at ``sent``
 
     def in_flight(self, t: float) -> bool:
         return self.sent <= t and (self.end is None or t < self.end)
@@ -99,10 +112,12 @@ def _trip_key(e):
 
 def _open_trip(out, queues, e, duplicate):
     src = e.get("src") or e.get("service") or BROKER
-    if duplicate and e.get("dst") is None:   # no dst named: copy the last trip of that msg_id
+    if duplicate and (e.get("dst") is None or e.get("src") is None):   # copy what the original said
         earlier = [m for m in out if m.msg_id == e.get("msg_id")]
-        e = dict(e, dst=earlier[-1].dst if earlier else BROKER)
-    out.append(Message(e.get("msg_id"), e.get("message") or "?", BROKER if duplicate else src,
+        if earlier:
+            e = {**e, "src": e.get("src") or earlier[-1].src, "dst": e.get("dst") or earlier[-1].dst}
+            src = e["src"]
+    out.append(Message(e.get("msg_id"), e.get("message") or "?", src,
                        e.get("dst") or BROKER, e.get("saga"), message_flow(e), float(e["t"]),
                        None, "pending", duplicate))
     queues[_trip_key(e)].append(len(out) - 1)

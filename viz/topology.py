@@ -1,0 +1,317 @@
+"""The service graph: broker in the centre, services around it, messages as tokens.
+
+``topology_frame(run, t)`` is one snapshot (the app redraws it on its own
+clock); ``topology(run)`` is the same picture animated with plotly frames, a
+play button and a time slider, for export. A token travels src -> broker -> dst;
+it waits at the broker while its receiver is down. A dropped message turns into
+a cross for a moment; the broker's duplicate copy is a second, diamond token.
+"""
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import plotly.graph_objects as go
+
+from . import trace as tr
+from .style import (DARK, DUPLICATE_COLOUR, FLOW_COLOURS, FLOW_LABELS, GREY, SMALL_FONT,
+                    STATUS_COLOURS, STATUS_SYMBOLS, VERMILLION, base_layout, fmt, legend_entry)
+
+MAX_FRAMES = 150
+MAX_TOKENS = 60          # more tokens than this at once: draw counts per spoke instead
+MAX_TOKEN_LABELS = 10
+DYNAMIC_TRACES = ("nodes", "tokens", "dropped", "counts")
+
+
+# ---------------------------------------------------------------- layout
+
+
+def positions(run: dict) -> dict:
+    """Fixed coordinates: broker at (0, 0), the ring clockwise from the top."""
+    ring = tr.participants(run)
+    pos = {tr.BROKER: (0.0, 0.0)}
+    for k, name in enumerate(ring):
+        angle = math.pi / 2 - 2 * math.pi * k / max(len(ring), 1)
+        pos[name] = (round(math.cos(angle), 6), round(math.sin(angle), 6))
+    return pos
+
+
+def talk_graph(run: dict) -> nx.DiGraph:
+    """Who talks to whom: subscriptions (and, in orchestration, replies), plus messages seen."""
+    g = nx.DiGraph()
+    publisher = {m.message: m.src for m in tr.messages(run) if not m.duplicate}
+    for service, names in (run.get("subscriptions") or {}).items():
+        for name in names:
+            src = tr.ORCHESTRATOR if run.get("style") == "orchestration" else publisher.get(name)
+            if src and src != service:
+                _add_message_edge(g, src, service, name)
+    for m in tr.messages(run):
+        if not m.duplicate and m.src != m.dst:
+            _add_message_edge(g, m.src, m.dst, m.message)
+    return g
+
+
+def _add_message_edge(g, src, dst, name):
+    if not g.has_edge(src, dst):
+        g.add_edge(src, dst, messages=[])
+    if name not in g[src][dst]["messages"]:
+        g[src][dst]["messages"].append(name)
+
+
+def _lerp(a, b, f):
+    f = min(max(f, 0.0), 1.0)
+    return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
+
+
+def _arc(a, b, bend=0.18, n=12):
+    """Points on a curve from a to b bulging to the right of the direction (so a->b and b->a part)."""
+    mx, my = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    cx, cy = mx + dy * bend, my - dx * bend
+    pts = []
+    for i in range(n + 1):
+        s = i / n
+        pts.append(((1 - s) ** 2 * a[0] + 2 * (1 - s) * s * cx + s * s * b[0],
+                    (1 - s) ** 2 * a[1] + 2 * (1 - s) * s * cy + s * s * b[1]))
+    return pts
+
+
+# ---------------------------------------------------------------- static traces
+
+
+def _static_traces(run, pos):
+    ring = [n for n in pos if n != tr.BROKER]
+    xs, ys = [], []
+    for name in ring:
+        xs += [0.0, pos[name][0], None]
+        ys += [0.0, pos[name][1], None]
+    spokes = go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#DDDDDD", "width": 6},
+                        hoverinfo="skip", showlegend=False, name="spokes")
+    return [spokes] + _talk_traces(run, pos) + [_broker_trace()]
+
+
+def _talk_traces(run, pos):
+    """Who-talks-to-whom as faint curved arrows, the message names in the hover text."""
+    xs, ys, sizes, hover = [], [], [], []
+    for src, dst, data in sorted(talk_graph(run).edges(data=True)):
+        if src not in pos or dst not in pos:
+            continue
+        pts = _arc(_shrink(pos[src], pos[dst]), _shrink(pos[dst], pos[src]))
+        xs += [p[0] for p in pts] + [None]
+        ys += [p[1] for p in pts] + [None]
+        sizes += [0] * (len(pts) - 1) + [14, 0]
+        text = f"{src} -> {dst}: " + ", ".join(data["messages"])
+        hover += [text] * len(pts) + [None]
+    if not xs:
+        return []
+    return [go.Scatter(x=xs, y=ys, mode="lines+markers", name="who talks to whom",
+                       line={"color": "#BBBBBB", "width": 1.5, "dash": "dot"},
+                       marker={"symbol": "arrow", "angleref": "previous", "size": sizes,
+                               "color": "#AAAAAA"},
+                       hovertext=hover, hoverinfo="text", legendgroup="graph",
+                       legendgrouptitle={"text": "graph"})]
+
+
+def _shrink(a, b, by=0.16):
+    """A point just outside node a on the way to b (so arrows do not hide under nodes)."""
+    d = math.dist(a, b) or 1.0
+    return _lerp(a, b, by / d)
+
+
+def _broker_trace():
+    return go.Scatter(x=[0.0], y=[0.0], mode="markers+text", text=["broker"], name="broker",
+                      textposition="bottom center", textfont={"size": SMALL_FONT + 2},
+                      marker={"symbol": "square", "size": 44, "color": "#EEEEEE",
+                              "line": {"color": DARK, "width": 2}},
+                      hovertext=["broker: every message passes through it"], hoverinfo="text",
+                      showlegend=False)
+
+
+def _legend_traces():
+    out = [legend_entry(FLOW_LABELS[f], "messages", marker={"color": c, "size": 14})
+           for f, c in FLOW_COLOURS.items()]
+    out.append(legend_entry("duplicate copy", "messages",
+                            marker={"color": DUPLICATE_COLOUR, "size": 14, "symbol": "diamond"}))
+    out.append(legend_entry("dropped (lost)", "messages",
+                            marker={"color": VERMILLION, "size": 16, "symbol": "x"}))
+    out += [legend_entry(s, "service state", marker={"color": c, "size": 16, "symbol": STATUS_SYMBOLS[s],
+                                                     "line": {"color": DARK, "width": 2}})
+            for s, c in STATUS_COLOURS.items()]
+    return out
+
+
+# ---------------------------------------------------------------- dynamic traces
+
+
+class _Context:
+    """What every frame needs, computed once per run."""
+
+    def __init__(self, run):
+        self.pos = positions(run)
+        self.ring = [n for n in self.pos if n != tr.BROKER]
+        self.msgs = tr.messages(run)
+        self.hop = tr.hop_time(self.msgs)
+        self.intervals = tr.activity(run)
+        self.flash = tr.flash_time(self.intervals)
+        self.many = len(tr.saga_ids(run)) > 50
+
+
+def _dynamic_traces(ctx, t):
+    """Nodes, tokens, drop crosses and (for big runs) counts per spoke, at time t."""
+    flying = [m for m in ctx.msgs if m.in_flight(t)]
+    aggregate = ctx.many or len(flying) > MAX_TOKENS
+    return [_node_trace(ctx, t),
+            _token_trace([] if aggregate else flying, ctx, t),
+            _dropped_trace(ctx, t),
+            _count_trace(flying if aggregate else [], ctx)]
+
+
+def _node_trace(ctx, t):
+    status = {n: tr.service_status(ctx.intervals, n, t, ctx.flash) for n in ctx.ring}
+    return go.Scatter(
+        x=[ctx.pos[n][0] for n in ctx.ring], y=[ctx.pos[n][1] for n in ctx.ring],
+        mode="markers+text", name="nodes", showlegend=False,
+        text=[f"<b>{n}</b><br>{status[n]}" for n in ctx.ring], textposition="bottom center",
+        textfont={"size": SMALL_FONT + 2},
+        marker={"size": 52, "color": [STATUS_COLOURS[status[n]] for n in ctx.ring],
+                "symbol": [STATUS_SYMBOLS[status[n]] for n in ctx.ring],
+                "line": {"color": DARK, "width": 3}},
+        hovertext=[f"{n}: {status[n]} at t={fmt(t)}" for n in ctx.ring], hoverinfo="text")
+
+
+def token_position(m: tr.Message, t: float, pos: dict, hop: float) -> tuple:
+    """Where a token is at t: first leg src->broker, a wait at the broker, last leg broker->dst."""
+    src, mid, dst = pos.get(m.src, (0.0, 0.0)), (0.0, 0.0), pos.get(m.dst, (0.0, 0.0))
+    total = (m.end - m.sent) if m.end is not None else math.inf
+    first = 0.0 if m.duplicate else min(hop, total / 2)
+    last = min(hop, total / 2) if m.fate == "delivered" else 0.0
+    if t - m.sent < first:
+        return _lerp(src, mid, (t - m.sent) / first)
+    if m.end is not None and last > 0 and m.end - t < last:
+        return _lerp(mid, dst, 1 - (m.end - t) / last)
+    return mid
+
+
+def _token_trace(flying, ctx, t):
+    pts = [token_position(m, t, ctx.pos, ctx.hop) for m in flying]
+    pts = _spread(pts, [m.duplicate for m in flying])
+    label = len(flying) <= MAX_TOKEN_LABELS
+    return go.Scatter(
+        x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers+text" if label else "markers",
+        name="tokens", showlegend=False, customdata=[m.msg_id for m in flying],
+        text=[m.message for m in flying] if label else None, textposition="top center",
+        textfont={"size": SMALL_FONT},
+        marker={"size": [18 if m.duplicate else 16 for m in flying],
+                "color": [DUPLICATE_COLOUR if m.duplicate else FLOW_COLOURS[m.flow] for m in flying],
+                "symbol": ["diamond" if m.duplicate else "circle" for m in flying],
+                "line": {"color": "white", "width": 1.5}},
+        hovertext=[_token_hover(m) for m in flying], hoverinfo="text")
+
+
+def _token_hover(m):
+    copy = " (duplicate copy)" if m.duplicate else ""
+    return (f"{m.message}{copy} #{m.msg_id}, saga {m.saga}<br>{m.src} -> broker -> {m.dst}"
+            f"<br>{m.flow}, sent t={fmt(m.sent)}")
+
+
+def _spread(pts, duplicates, step=0.07):
+    """Tokens on the same spot fan out around it, so two never look like one."""
+    seen, out = {}, []
+    for (x, y), dup in zip(pts, duplicates):
+        key = (round(x, 3), round(y, 3))
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        if k == 0 and not dup:
+            out.append((x, y))
+            continue
+        angle = math.pi / 4 + k * 2.4
+        r = step * (1 + k // 6)
+        out.append((x + r * math.cos(angle), y + r * math.sin(angle)))
+    return out
+
+
+def _dropped_trace(ctx, t):
+    """Messages dropped within the last moment, as crosses where they vanished."""
+    window = max(2 * ctx.hop, ctx.flash / 2)
+    lost = [m for m in ctx.msgs if m.fate == "dropped" and m.end <= t < m.end + window]
+    pts = [_lerp(ctx.pos.get(m.src, (0.0, 0.0)), (0.0, 0.0), 0.7) for m in lost]
+    return go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers+text",
+                      name="dropped", showlegend=False, customdata=[m.msg_id for m in lost],
+                      text=[f"{m.message} lost" for m in lost], textposition="middle left",
+                      textfont={"size": SMALL_FONT, "color": VERMILLION},
+                      marker={"symbol": "x", "size": 22, "color": VERMILLION},
+                      hovertext=[f"{m.message} #{m.msg_id} dropped by the broker at t={fmt(m.end)}"
+                                 for m in lost], hoverinfo="text")
+
+
+def _count_trace(flying, ctx):
+    """Big runs: one bubble per receiver saying how many messages are on their way to it."""
+    counts = {}
+    for m in flying:
+        counts[m.dst] = counts.get(m.dst, 0) + 1
+    names = [n for n in ctx.ring if n in counts]
+    pts = [_lerp((0.0, 0.0), ctx.pos[n], 0.5) for n in names]
+    return go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers+text",
+                      name="counts", showlegend=False, customdata=[counts[n] for n in names],
+                      text=[str(counts[n]) for n in names], textfont={"size": SMALL_FONT, "color": "white"},
+                      marker={"size": [min(16 + 2 * math.sqrt(counts[n]), 48) for n in names],
+                              "color": GREY},
+                      hovertext=[f"{counts[n]} messages on their way to {n}" for n in names],
+                      hoverinfo="text")
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _figure(run, ctx, t, title):
+    statics = _static_traces(run, ctx.pos)
+    fig = go.Figure(statics + _dynamic_traces(ctx, t) + _legend_traces())
+    base_layout(fig, title, height=640, hovermode="closest")
+    fig.update_xaxes(visible=False, range=[-1.75, 1.75])
+    fig.update_yaxes(visible=False, range=[-1.5, 1.45], scaleanchor="x", scaleratio=1)
+    return fig, len(statics)
+
+
+def topology_frame(run: dict, t: float) -> go.Figure:
+    """The service graph at time ``t``: service states and the tokens of the messages in flight."""
+    fig, _ = _figure(run, _Context(run), t, f"Services and messages at t = {fmt(t)}")
+    return fig
+
+
+def frame_times(run: dict, max_frames: int = MAX_FRAMES) -> list:
+    """Evenly spaced times from 0 to the end, at most ``max_frames`` of them."""
+    end = tr.end_time(run)
+    n = max(2, min(max_frames, int(end / 0.1) + 1))
+    return [round(end * i / (n - 1), 6) for i in range(n)]
+
+
+def topology(run: dict, title: str = "Services and messages") -> go.Figure:
+    """The service graph animated over the run, with play/pause and a time slider."""
+    ctx = _Context(run)
+    times = frame_times(run)
+    fig, first_dynamic = _figure(run, ctx, times[0], title)
+    indices = list(range(first_dynamic, first_dynamic + len(DYNAMIC_TRACES)))
+    fig.frames = [go.Frame(name=str(i), data=_dynamic_traces(ctx, t), traces=indices)
+                  for i, t in enumerate(times)]
+    fig.update_layout(updatemenus=[_play_buttons()], sliders=[_slider(times)])
+    fig.update_layout(margin={"b": 110})
+    return fig
+
+
+def _play_buttons():
+    play = {"frame": {"duration": 120, "redraw": True}, "fromcurrent": True,
+            "transition": {"duration": 0}, "mode": "immediate"}
+    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
+    return {"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
+            "yanchor": "top", "pad": {"r": 10, "t": 10}, "font": {"size": SMALL_FONT},
+            "buttons": [{"label": "Play", "method": "animate", "args": [None, play]},
+                        {"label": "Pause", "method": "animate", "args": [[None], pause]}]}
+
+
+def _slider(times):
+    steps = [{"label": fmt(t), "method": "animate",
+              "args": [[str(i)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",
+                                  "transition": {"duration": 0}}]} for i, t in enumerate(times)]
+    return {"active": 0, "x": 0.16, "len": 0.84, "y": -0.02, "yanchor": "top", "steps": steps,
+            "currentvalue": {"prefix": "t = ", "font": {"size": SMALL_FONT + 2}},
+            "font": {"size": 10}, "pad": {"t": 10}}
