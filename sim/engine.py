@@ -516,7 +516,7 @@ class Participant:
         st.seen.add(name)
         roles = [r for svc, r in self.sim.subs.get(name, ()) if svc == self.name]
         if "wait" in roles and all(ev in st.seen for ev in self.step.waits_for):
-            if st.status is None or (not self.sim.sc.idempotent and st.status in ("done", "failed")):
+            if st.status is None or (not self.sim.sc.idempotent and st.status not in _GONE):
                 return self._forward(saga, msg)
         if "undo" in roles:
             reason = (msg.detail or {}).get("reason") or f"{msg.src} reported {name}"
