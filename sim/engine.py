@@ -15,26 +15,35 @@ from collections import deque
 
 import networkx as nx
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from .errors import RunLimitError
 from .faults import Fault
 
 FORWARD, FAILURE, COMPENSATION, REPLY = "forward", "failure", "compensation", "reply"
-MAX_EVENTS = 20_000_000
+MAX_WORK = 50_000_000          # scheduled SimPy events: a runaway run stops here
+MAX_TRACE = 5_000_000          # events kept in a trace (a summary run keeps none)
 
 
-class _Call:
-    """A SimPy callback that calls ``fn(*args)``: cheaper than a lambda per hop."""
+def _dispatch(timer):
+    timer.fn(*timer.args)
 
-    __slots__ = ("fn", "args")
+
+class _Timer:
+    """The cheapest thing SimPy can schedule: an already-triggered event with one callback.
+
+    A message hop, a unit of work or a timer is one of these (no process, no
+    generator), scheduled with the public ``Environment.schedule``.
+    """
+
+    __slots__ = ("callbacks", "_ok", "_value", "fn", "args")
 
     def __init__(self, fn, args):
+        self.callbacks = [_dispatch]
+        self._ok = True
+        self._value = None
         self.fn = fn
         self.args = args
-
-    def __call__(self, _event):
-        self.fn(*self.args)
 
 
 class Msg:
@@ -78,7 +87,8 @@ class Sim:
         self.env = simpy.Environment()
         self.keep = keep_events
         self.events = []
-        self.n_events = 0
+        self.work = 0
+        self.schedule = self.env.schedule
         self.faults = [_FaultState(f) for f in faults]
         self.timing = t = scenario.timing
         self.jitter = t.jitter
@@ -117,8 +127,11 @@ class Sim:
 
     # ------------------------------------------------------------ plumbing
     def later(self, delay, fn, *args):
-        ev = Timeout(self.env, delay)
-        ev.callbacks.append(_Call(fn, args))
+        self.work += 1
+        if self.work > MAX_WORK:
+            raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
+                                f"t={self.env.now:g}; shorten timing.horizon or lower load.count")
+        self.schedule(_Timer(fn, args), NORMAL, delay)
 
     def vary(self, d):
         if self.jitter and d:
@@ -130,15 +143,15 @@ class Sim:
         return self.msg_seq
 
     def emit(self, kind, saga=None, service=None, detail=None):
-        self.n_events += 1
+        """Record an event (hot paths test ``self.keep`` first and skip the call)."""
         if self.keep:
-            self.events.append((self.env.now, kind, saga, service, None, None, None, None, detail))
-        if self.n_events > MAX_EVENTS:
-            raise RunLimitError(f"the run made more than {MAX_EVENTS:,} events before t={self.env.now:g}; "
-                                "shorten timing.horizon or lower load.count")
+            events = self.events
+            events.append((self.env.now, kind, saga, service, None, None, None, None, detail))
+            if len(events) > MAX_TRACE:
+                raise RunLimitError(f"the trace passed {MAX_TRACE:,} events at t={self.env.now:g}; "
+                                    "use --format summary for runs this large")
 
     def emit_msg(self, kind, msg, detail=None):
-        self.n_events += 1
         if self.keep:
             d = {"flow": msg.flow}
             if msg.detail:
@@ -964,7 +977,10 @@ class Orchestrator:
         self.sagas = {}           # in memory: lost on a crash, rebuilt from the log
         self.waiting = []         # customer requests that came while down
         self.seen_replies = set()
-        self.slow = 0.0
+        self.deadlines = deque()  # (deadline, saga, msg_id, sends, epoch): one timer serves them all
+        self.timer_gen = 0        # the generation of the one pending timer (0: none pending)
+        self.timer_seq = 0
+        self.ticking = False
 
     # -------------------------------------------------------- the log
     def write(self, saga, state, **fields):
@@ -984,8 +1000,6 @@ class Orchestrator:
                 else:
                     d[k] = v
             sim.emit("saga_log", saga, self.name, d)
-        else:
-            sim.n_events += 1
         self._apply(rec)
 
     def _apply(self, rec):
@@ -1035,8 +1049,47 @@ class Orchestrator:
         sim = self.sim
         o.sends += 1
         o.armed = self.epoch
-        sim.broker.send(msg, self.slow)
-        sim.later(sim.timing.timeout, self._on_timeout, o.saga, msg.id, o.sends, self.epoch)
+        slow = sim.step_fault("slow", self.name, o.saga) if sim.faults else None
+        sim.broker.send(msg, slow.by if slow else 0.0)
+        self._arm(o, msg)
+
+    # Every command waits the same `timing.timeout`, so deadlines come in the order
+    # the commands were sent: one FIFO and one SimPy timer for its head, instead of
+    # a timer per command (most are answered long before they would fire).
+    def _arm(self, o, msg):
+        sim = self.sim
+        timeout = sim.timing.timeout
+        self.deadlines.append((sim.env.now + timeout, o.saga, msg.id, o.sends, self.epoch))
+        if not self.timer_gen and not self.ticking:
+            self._start_timer(timeout)
+
+    def _stale(self, entry):
+        _, saga, msg_id, sends, epoch = entry
+        o = self.sagas.get(saga)
+        return (epoch != self.epoch or o is None or o.cmd is None or o.cmd.id != msg_id
+                or o.sends != sends)
+
+    def _tick(self, gen):
+        if gen != self.timer_gen or self.down:
+            return
+        self.timer_gen = 0
+        now = self.sim.env.now
+        dq = self.deadlines
+        self.ticking = True
+        while dq and dq[0][0] <= now + 1e-9:
+            entry = dq.popleft()
+            if not self._stale(entry):
+                self._on_timeout(entry[1], entry[2], entry[3], entry[4])
+        self.ticking = False
+        while dq and self._stale(dq[0]):
+            dq.popleft()
+        if dq:
+            self._start_timer(max(0.0, dq[0][0] - now))
+
+    def _start_timer(self, delay):
+        self.timer_seq += 1
+        self.timer_gen = self.timer_seq
+        self.sim.later(delay, self._tick, self.timer_gen)
 
     def _command(self, o, step, op, flow, detail=None):
         s = self.sim.steps[step]
@@ -1173,6 +1226,8 @@ class Orchestrator:
         self.epoch += 1
         self.sagas = {}
         self.seen_replies = set()
+        self.deadlines.clear()
+        self.timer_gen = 0
         self.sim.emit("service_crashed", None, self.name, {"lost": "in-memory saga state and timers"})
 
     def recover(self):

@@ -127,7 +127,8 @@ class Run:
         m["subscriptions"] = {k: len(v) for k, v in subs.items()}
         m["saga_state_lives"] = STATE_LIVES[self.style]
         m["components"] = len(sim.services) + 1 + (1 if self.style == "orchestration" else 0)
-        m["events"] = sim.n_events
+        m["events"] = len(sim.events)
+        m["simpy_events"] = sim.work
         m["end_time"] = _clean(sim.env.now)
         return m
 
