@@ -182,7 +182,12 @@ class Scenario:
             for ev in s.waits_for:
                 if ev in publisher:
                     g.add_edge(s.name, publisher[ev])
-        return [list(c) for c in sorted(nx.simple_cycles(g), key=lambda c: (len(c), c))]
+        index = {s.name: s.index for s in self.steps}
+        out = []
+        for c in nx.simple_cycles(g):
+            k = c.index(max(c, key=index.get))       # start at the latest step, as the run does
+            out.append(c[k:] + c[:k])
+        return sorted(out, key=lambda c: (len(c), c))
 
 
 # ---------------------------------------------------------------- loading
