@@ -116,6 +116,10 @@ class Sim:
                       step_failures=0, deadlocks=0, crashes=0, stale_replies=0, lock_waits=0)
         self.in_flight = 0
         self.max_in_flight = 0
+        # broker depth over time, sampled (a summary run keeps no events to derive it from)
+        self.sample_every = scenario.horizon / 400.0
+        self.next_sample = 0.0
+        self.series = ([], [], [])           # t, messages in the broker, jobs waiting for a worker
         # the components
         self.services = {s.name: Participant(self, s) for s in self.steps}
         self.broker = Broker(self)
@@ -132,6 +136,14 @@ class Sim:
             raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
                                 f"t={self.env.now:g}; shorten timing.horizon or lower load.count")
         self.schedule(_Timer(fn, args), NORMAL, delay)
+
+    def sample(self):
+        now = self.env.now
+        t, depth, queued = self.series
+        t.append(round(now, 6))
+        depth.append(self.in_flight)
+        queued.append(sum(len(p.queue) for p in self.services.values()))
+        self.next_sample = now + self.sample_every
 
     def vary(self, d):
         if self.jitter and d:
@@ -340,6 +352,7 @@ class Sim:
         for order in self.sc.all_orders():
             self.later(order.at, self.start_saga, order)
         self.env.run(until=self.sc.horizon)
+        self.sample()
         return self
 
 
@@ -353,6 +366,8 @@ class Broker:
     def send(self, msg, extra_delay=0.0):
         sim = self.sim
         sim.m["sent"] += 1
+        if sim.env.now >= sim.next_sample:
+            sim.sample()
         f = sim.broker_fault(msg) if sim.faults else None
         sim.emit_msg("message_sent", msg)
         delay = sim.vary(sim.delay) + extra_delay

@@ -123,6 +123,8 @@ class Run:
                         "max": _clean(lat[-1]) if lat else 0.0}
         m["throughput"] = _clean(len(lat) / m["duration"]) if m["duration"] else 0.0
         m["max_in_flight"] = sim.max_in_flight
+        t, depth, queued = sim.series
+        m["series"] = {"t": t, "in_broker": depth, "waiting_for_worker": queued}
         subs = sim.subscriptions()
         m["subscriptions"] = {k: len(v) for k, v in subs.items()}
         m["saga_state_lives"] = STATE_LIVES[self.style]
