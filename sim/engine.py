@@ -109,6 +109,7 @@ class Sim:
         self.started = {}                      # saga -> start time
         self.ended = {}                        # saga -> end time
         self.victims = set()                   # sagas chosen as deadlock victims
+        self.rolled_back = set()               # deadlocked sagas whose rollback has finished
         self.next_saga = scenario.saga_count + 1
         # metrics
         self.m = dict(messages=0, sent=0, dropped=0, duplicated=0, delayed=0, duplicates_ignored=0,
@@ -247,8 +248,14 @@ class Sim:
         entry.request(saga)
 
     def end_saga(self, saga, outcome, service, detail=None):
-        if saga in self.outcome:
-            return False
+        """Record how a saga ended. The first ending stands, except ``stuck``: a saga a
+        human was called for may still heal (a late reply), and then ends for real."""
+        before = self.outcome.get(saga)
+        if before is not None:
+            if before == "deadlocked" and outcome == "compensated":
+                self.rolled_back.add(saga)
+            if before != "stuck" or outcome == "stuck":
+                return False
         self.outcome[saga] = outcome
         self.ended[saga] = self.env.now
         self.emit("saga_" + outcome, saga, service, detail)
@@ -544,8 +551,9 @@ class Participant:
         st.seen.add(name)
         roles = [r for svc, r in self.sim.subs.get(name, ()) if svc == self.name]
         if "wait" in roles and all(ev in st.seen for ev in self.step.waits_for):
-            if st.status is None or (not self.sim.sc.idempotent and st.status not in _GONE):
-                return self._forward(saga, msg)
+            if st.status is None or st.status == "cancelled" or (
+                    not self.sim.sc.idempotent and st.status != "compensating"):
+                return self._forward(saga, msg)       # a cancelled or compensated saga: refused
         if "undo" in roles:
             reason = (msg.detail or {}).get("reason") or f"{msg.src} reported {name}"
             return self._undo_request(saga, msg, reason)
@@ -638,9 +646,8 @@ class Participant:
             else:
                 sim.publish(self.name, saga, step.index, "failed", step.messages.failed, FAILURE,
                             {"reason": why})
-        # a failed message may be processed again; a refusal is an answer to remember
-        self._finish(job, self._reply(job, "failed", step.messages.failed, FAILURE, {"reason": why}),
-                     remember=refused)
+        # a failure is an answer: a late copy of the same message gets it again, never a redo
+        self._finish(job, self._reply(job, "failed", step.messages.failed, FAILURE, {"reason": why}))
         if to_broker:
             st.pending_undo = None        # our own failure travels back instead
         else:
@@ -833,6 +840,8 @@ class Participant:
                 sim.broker.hold(job)
             else:
                 self.deferred.insert(0, (self._enqueue, (job,)))
+        if sim.locks is not None and self.name == "inventory":
+            sim.locks.forget_waiters()
         for st in self.sagas.values():
             if st.status == "working":
                 st.status = None
@@ -924,6 +933,16 @@ class LockTable:
         for it in items[:k]:
             self.release(it, saga)
         svc._forward_done(saga, msg, fail, epoch, "deadlock victim: gave up waiting for the lock on " + item)
+
+    def forget_waiters(self):
+        """Inventory crashed: the sagas waiting for a lock were in its memory; their
+        messages go back to the broker and will ask again. The locks themselves are
+        records in its database and stay."""
+        for saga in list(self.blocked):
+            if self.graph.has_node(saga):
+                self.graph.remove_edges_from(list(self.graph.out_edges(saga)))
+        self.blocked.clear()
+        self.waiting.clear()
 
     def _acquire(self, item, saga):
         if self.holder.get(item) == saga:
@@ -1049,7 +1068,13 @@ class Orchestrator:
             o.cmd, o.failures = None, 0
         elif state == "approving":
             o.phase, o.cmd, o.sends = "approving", f["cmd"], 0
-        elif state in ("completed", "aborted", "stuck"):
+        elif state == "stuck":
+            o.phase = "stuck"
+            if not f.get("awaiting"):
+                o.cmd = None          # otherwise a late reply to the outstanding command may heal it
+        elif state == "resumed":
+            o.phase = f["phase"]
+        elif state in ("completed", "aborted"):
             o.phase, o.cmd = "ended", None
 
     # -------------------------------------------------------- acting
@@ -1149,6 +1174,10 @@ class Orchestrator:
                       "reason": "late reply: the orchestrator has moved on (its saga log says what was decided)"})
             return
         self.seen_replies.add(msg.id)
+        if o.phase == "stuck":
+            phase = "compensating" if msg.op in ("undone", "undo_failed") else \
+                "approving" if msg.op == "approved" else "forward"
+            self.write(o.saga, "resumed", phase=phase, reason=f"late {msg.name} after giving up")
         step = msg.step
         op = msg.op
         because = (msg.detail or {}).get("reason", "")
@@ -1207,8 +1236,8 @@ class Orchestrator:
         if o.phase == "compensating" and o.cmd is None:
             self._next_undo(o, self._because(o))
 
-    def _stuck(self, o, reason):
-        self.write(o.saga, "stuck", reason=reason)
+    def _stuck(self, o, reason, awaiting=False):
+        self.write(o.saga, "stuck", reason=reason, **({"awaiting": True} if awaiting else {}))
         self.sim.end_saga(o.saga, "stuck", self.name, {"reason": reason})
 
     def _on_timeout(self, saga, msg_id, sends, epoch):
@@ -1233,7 +1262,8 @@ class Orchestrator:
             self.write(saga, "failed", step=cmd.step, reason=reason, unknown=True)
             self._next_undo(o, reason)
             return
-        self._stuck(o, f"no reply to {cmd.name} after {sends} tries; a human must act")
+        self._stuck(o, f"no reply to {cmd.name} after {sends} tries; a human must act "
+                       "(a late reply would still be handled)", awaiting=True)
 
     # -------------------------------------------------------- crash and recovery
     def crash(self):
@@ -1252,7 +1282,7 @@ class Orchestrator:
         self.down = False
         for rec in self.log:          # rebuild every saga from the saga log
             self._apply(rec)
-        open_ = [o for o in self.sagas.values() if o.phase != "ended"]
+        open_ = [o for o in self.sagas.values() if o.phase not in ("ended", "stuck")]
         sim.emit("service_recovered", None, self.name,
                  {"replayed_log_records": len(self.log), "open_sagas": len(open_),
                   "waiting": len(sim.broker.held.get(self.name, ()))})

@@ -87,6 +87,8 @@ class Run:
         atomic = True
         consistent = True
         for saga, outcome in outcomes.items():
+            if outcome == "deadlocked" and saga not in sim.rolled_back:
+                continue            # its rollback is still under way: judged like a saga in flight
             net = sim.net[saga]
             if outcome == "completed" and any(n != 1 for n in net):
                 atomic = False
