@@ -105,3 +105,11 @@ def test_dirty_read_turns_bob_away_and_a_semantic_lock_makes_him_wait(style):
     waits = kinds(locked, "lock_waiting")
     assert [(e["saga"], e["detail"]["holder"]) for e in waits] == [(2, 1)]
     assert all(locked["invariants"].values())
+
+
+@pytest.mark.parametrize("style", ["choreography", "orchestration"])
+def test_lock_waiters_are_forgotten_when_inventory_crashes(style):
+    sc = scenario(isolation="semantic_lock", **DIRTY)
+    r = run(sc, style, faults=["inventory:crash:at=2.2,recover_after=4.8"]).to_dict()
+    assert r["outcomes"] == {"1": "compensated", "2": "completed"}
+    assert all(r["invariants"].values())

@@ -346,3 +346,39 @@ def test_malformed_faults_are_refused_with_one_clear_line(spec, words):
 def test_fault_on_an_unknown_service_is_refused():
     with pytest.raises(FaultError, match="not a service of this scenario"):
         run(scenario(), "choreography", faults=["shipping:fail"])
+
+
+# ------------------------------------------------------------------ regressions found by the scenario work
+
+
+def test_a_late_copy_of_a_failed_command_is_not_carried_out():
+    r = result(scenario(), "orchestration", "broker:delay:message=ReserveStock,by=12", "inventory:fail:times=1")
+    assert r["outcomes"] == {"1": "compensated"}
+    assert r["final_state"]["stock"]["widget"] == 5
+    assert r["invariants"] == ALL_OK
+    assert any(e["detail"]["message"] == "ReserveStock" for e in kinds(r, "duplicate_ignored"))
+
+
+def test_a_saga_stuck_on_timeouts_heals_when_the_late_reply_comes():
+    sc = scenario(customers={"alice": 10, "bob": 10})          # payment declines: reject the order
+    r = result(sc, "orchestration", "order:crash:at=2.5,recover_after=60")
+    assert [e["t"] for e in kinds(r, "saga_stuck")] and kinds(r, "saga_compensated")
+    assert kinds(r, "saga_stuck")[0]["t"] < kinds(r, "saga_compensated")[0]["t"]
+    assert r["outcomes"] == {"1": "compensated"}
+    assert r["invariants"] == ALL_OK
+
+
+def test_choreography_refuses_a_late_event_visibly():
+    # payment and inventory both start on OrderCreated; the copy to payment is late,
+    # inventory fails first, and payment is told to undo a step it never ran
+    steps = ["order", {"name": "payment", "waits_for": ["OrderCreated"]},
+             {"name": "inventory", "waits_for": ["OrderCreated"]}]
+    sc = scenario(steps=steps, stock={"widget": 0, "gadget": 0})
+    r = result(sc, "choreography", "broker:delay:message=OrderCreated,by=5,count=1")
+    pay = [(e["kind"], e["detail"].get("noop")) for e in r["events"] if e["service"] == "payment"
+           and e["kind"] in ("compensation_succeeded", "step_started", "step_failed")]
+    assert pay == [("compensation_succeeded", True), ("step_started", None), ("step_failed", None)]
+    refused = [e for e in kinds(r, "step_failed") if e["service"] == "payment"][0]
+    assert "refused" in refused["detail"]["reason"]
+    assert r["outcomes"] == {"1": "compensated"} and r["final_state"]["balances"]["alice"] == 100
+    assert r["invariants"] == ALL_OK
