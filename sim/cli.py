@@ -11,6 +11,7 @@ import os
 import sys
 
 from .errors import RunLimitError, SagaInputError
+from .export import jsonl_lines
 from .faults import parse_fault
 from .library import list_scenarios
 from .narrate import mermaid, narrate
@@ -104,11 +105,7 @@ def _run(args) -> int:
 
 
 def _write_jsonl(out, result):
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    style = f'{{"style":"{result.style}",'
-    write = out.write
-    for ev in result.events():
-        write(style + dumps(ev)[1:] + "\n")
+    out.writelines(jsonl_lines(result.sim.events, result.style))
 
 
 def _text(scenario, runs) -> str:

@@ -21,6 +21,7 @@ from .errors import RunLimitError
 from .faults import Fault
 
 FORWARD, FAILURE, COMPENSATION, REPLY = "forward", "failure", "compensation", "reply"
+_FLOW_DETAIL = {f: {"flow": f} for f in (FORWARD, FAILURE, COMPENSATION, REPLY)}
 MAX_WORK = 50_000_000          # scheduled SimPy events: a runaway run stops here
 MAX_TRACE = 5_000_000          # events kept in a trace (a summary run keeps none)
 
@@ -125,6 +126,9 @@ class Sim:
         self.services = {s.name: Participant(self, s) for s in self.steps}
         self.broker = Broker(self)
         self.orchestrator = Orchestrator(self) if style == "orchestration" else None
+        self.endpoints = dict(self.services)
+        if self.orchestrator:
+            self.endpoints["orchestrator"] = self.orchestrator
         self.locks = LockTable(self) if scenario.isolation == "semantic_lock" else None
         self.cyclic = bool(scenario.subscription_cycles()) if style == "choreography" else False
         if style == "choreography":
@@ -166,11 +170,14 @@ class Sim:
 
     def emit_msg(self, kind, msg, detail=None):
         if self.keep:
-            d = {"flow": msg.flow}
-            if msg.detail:
-                d.update(msg.detail)
-            if detail:
-                d.update(detail)
+            if msg.detail or detail:
+                d = {"flow": msg.flow}
+                if msg.detail:
+                    d.update(msg.detail)
+                if detail:
+                    d.update(detail)
+            else:
+                d = _FLOW_DETAIL[msg.flow]      # shared and never mutated: cheap to make and to encode
             self.events.append((self.env.now, kind, msg.saga, None, msg.name, msg.id, msg.src, msg.dst, d))
 
     # ------------------------------------------------------------ faults
@@ -376,8 +383,9 @@ class Broker:
         if sim.env.now >= sim.next_sample:
             sim.sample()
         f = sim.broker_fault(msg) if sim.faults else None
-        sim.emit_msg("message_sent", msg)
-        delay = sim.vary(sim.delay) + extra_delay
+        if sim.keep:
+            sim.emit_msg("message_sent", msg)
+        delay = (sim.vary(sim.delay) if sim.jitter else sim.delay) + extra_delay
         if f is not None:
             if f.kind == "drop":
                 sim.m["dropped"] += 1
@@ -398,13 +406,14 @@ class Broker:
 
     def deliver(self, msg):
         sim = self.sim
-        dst = sim.orchestrator if msg.dst == "orchestrator" else sim.services[msg.dst]
+        dst = sim.endpoints[msg.dst]
         if dst.down:
             self.held.setdefault(msg.dst, deque()).append(msg)
             return
         sim.in_flight -= 1
         sim.m["messages"] += 1
-        sim.emit_msg("message_delivered", msg)
+        if sim.keep:
+            sim.emit_msg("message_delivered", msg)
         dst.receive(msg)
 
     def hold(self, msg):
@@ -597,8 +606,9 @@ class Participant:
         if sim.faults:
             fail = sim.step_fault("fail", self.name, saga)
             slow = sim.step_fault("slow", self.name, saga)
-        work = sim.vary(self.service_time) + (slow.by if slow else 0.0)
-        sim.emit("step_started", saga, self.name, {"step": self.step.index + 1, "attempt": st.attempts})
+        work = (sim.vary(self.service_time) if sim.jitter else self.service_time) + (slow.by if slow else 0.0)
+        if sim.keep:
+            sim.emit("step_started", saga, self.name, {"step": self.step.index + 1, "attempt": st.attempts})
         if sim.locks is not None and self.name == "inventory" and st.status == "working":
             sim.locks.reserve_items(self, saga, job, fail, work, self.epoch)
             return
@@ -621,8 +631,9 @@ class Participant:
         if reason is None:
             sim.net[saga][step.index] += 1
             st.status = "done"
-            sim.emit("step_succeeded", saga, self.name,
-                     {"step": step.index + 1, "attempt": st.attempts, "effect": effect})
+            if sim.keep:
+                sim.emit("step_succeeded", saga, self.name,
+                         {"step": step.index + 1, "attempt": st.attempts, "effect": effect})
             if to_broker:
                 sim.publish(self.name, saga, step.index, "done", step.messages.done, FORWARD)
                 if sim.cyclic and self.is_order:
@@ -689,7 +700,7 @@ class Participant:
         name = self.name
         if name == "order":
             sim.order_state[saga] = "PENDING"
-            return f"order {saga} created, PENDING", None
+            return (f"order {saga} created, PENDING" if sim.keep else None), None
         if name == "payment":
             bal = sim.balances[order.customer]
             if bal < order.price:
@@ -697,6 +708,8 @@ class Participant:
             sim.balances[order.customer] = bal - order.price
             sim.held += order.price
             sim.ledger.append((sim.env.now, saga, order.customer, -order.price, "charge"))
+            if not sim.keep:
+                return None, None
             return f"charged {order.customer} {order.price:g} (balance {bal - order.price:g})", None
         if name == "inventory":
             for item, qty in order.items:
@@ -706,6 +719,8 @@ class Participant:
             for item, qty in order.items:
                 sim.stock[item] -= qty
                 got[item] = got.get(item, 0) + qty
+            if not sim.keep:
+                return None, None
             return "reserved " + ", ".join(f"{q} {i}" for i, q in order.items), None
         return f"{name} done", None
 
@@ -812,7 +827,9 @@ class Participant:
 
     # -------------------------------------------------------- approval
     def _approve(self, saga, job):
-        self.sim.later(self.sim.vary(self.service_time), self._approve_done, saga, job, self.epoch)
+        sim = self.sim
+        sim.later(sim.vary(self.service_time) if sim.jitter else self.service_time,
+                  self._approve_done, saga, job, self.epoch)
 
     def _approve_done(self, saga, job, epoch):
         if epoch != self.epoch:

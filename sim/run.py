@@ -175,8 +175,7 @@ class Run:
 
 def _clean(x):
     """Round away float noise (0.30000000000000004) so traces read well and compare exactly."""
-    r = round(x, 6)
-    return int(r) if float(r).is_integer() and abs(r) < 2**53 and isinstance(x, int) else r
+    return x if type(x) is int else round(x, 6)
 
 
 def _pct(sorted_values, p):
