@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import trace as tr
-from .style import (BLUE, DARK, GREY, OUTCOME_COLOURS, PURPLE, SMALL_FONT, base_layout, fmt,
+from .style import (BLUE, DARK, GREY, OUTCOME_COLOURS, PURPLE, SKY, SMALL_FONT, base_layout, fmt,
                     note_figure)
 
 COMPARED = ("duration", "messages", "compensations", "retries")
@@ -61,21 +61,27 @@ def load_figures(run: dict) -> dict:
 
 
 def latency_figure(run: dict) -> go.Figure:
-    """Histogram of saga latencies (start to end) with p50, p90 and p99 marked."""
-    values = [lat for _, _, lat in tr.latencies(run)]
+    """Histogram of saga latencies (start to end), stacked by outcome, with p50, p90 and p99 marked."""
+    lats = tr.latencies(run)
+    values = [lat for _, _, lat in lats]
     if not values:
         return _latency_from_metrics(run)
-    counts, edges = np.histogram(values, bins=min(BINS, max(1, len(set(values)))))
-    centres = (edges[:-1] + edges[1:]) / 2
-    fig = go.Figure(go.Bar(x=centres.round(6).tolist(), y=counts.tolist(), width=float(edges[1] - edges[0]),
-                           name="sagas", marker={"color": BLUE, "line": {"color": "white", "width": 1}},
-                           hovertemplate="latency %{x}: %{y} sagas<extra></extra>"))
-    for q, dash in ((50, "solid"), (90, "dash"), (99, "dot")):
+    edges = np.histogram_bin_edges(values, bins=min(BINS, max(1, len(set(values)))))
+    centres = ((edges[:-1] + edges[1:]) / 2).round(6).tolist()
+    fig = go.Figure()
+    for outcome in dict.fromkeys(o for _, o, _ in lats):
+        counts, _ = np.histogram([lat for _, o, lat in lats if o == outcome], bins=edges)
+        fig.add_trace(go.Bar(x=centres, y=counts.tolist(), width=float(edges[1] - edges[0]), name=outcome,
+                             marker={"color": OUTCOME_COLOURS.get(outcome, GREY),
+                                     "line": {"color": "white", "width": 1}},
+                             hovertemplate=f"{outcome}, latency %{{x}}: %{{y}} sagas<extra></extra>"))
+    for i, (q, dash) in enumerate(((50, "solid"), (90, "dash"), (99, "dot"))):
         p = tr.percentile(values, q)
-        fig.add_vline(x=p, line={"color": DARK, "width": 2, "dash": dash},
-                      annotation={"text": f"p{q} = {fmt(p)}", "font": {"size": SMALL_FONT}})
+        fig.add_vline(x=p, line={"color": DARK, "width": 2, "dash": dash})
+        fig.add_annotation(x=p, y=1 - 0.09 * i, yref="paper", xanchor="left", showarrow=False,
+                           text=f" p{q} = {fmt(p)}", font={"size": SMALL_FONT}, bgcolor="rgba(255,255,255,0.8)")
     base_layout(fig, f"Saga latency ({len(values)} finished sagas)", height=440, bargap=0.05,
-                xaxis={"title": "time from start to end"}, yaxis={"title": "sagas"})
+                barmode="stack", xaxis={"title": "time from start to end"}, yaxis={"title": "sagas"})
     return fig
 
 
@@ -83,14 +89,17 @@ def _latency_from_metrics(run):
     """A summary run: the percentiles ``metrics`` gives, as bars."""
     m = run.get("metrics") or {}
     lat = m.get("latency") if isinstance(m.get("latency"), dict) else {}
-    found = {k: v for k, v in {**m, **lat}.items()
-             if isinstance(v, (int, float)) and k.lstrip("latency_").startswith("p")
-             and k.lstrip("latency_")[1:].isdigit()}
+    found = {k: v for k, v in {**m, **lat}.items() if isinstance(v, (int, float)) and _is_percentile(k)}
     if not found:
         return note_figure("Saga latency", "This run has neither events nor latency percentiles.")
     fig = go.Figure(go.Bar(x=list(found), y=list(found.values()), marker={"color": BLUE},
                            text=[fmt(float(v)) for v in found.values()], textposition="outside"))
     return base_layout(fig, "Saga latency percentiles", height=440, yaxis={"title": "time"})
+
+
+def _is_percentile(key):
+    key = key.removeprefix("latency_")
+    return key[:1] == "p" and key[1:].isdigit()
 
 
 def outcomes_figure(run: dict) -> go.Figure:
@@ -109,15 +118,18 @@ def outcomes_figure(run: dict) -> go.Figure:
                        yaxis={"title": "sagas", "range": [0, top]})
 
 
-def in_flight_series(run: dict) -> tuple:
-    """(times, counts) of messages in flight, from the events or else from ``metrics``."""
+def in_flight_series(run: dict, limit: int | None = MAX_POINTS) -> tuple:
+    """(times, counts) of messages in flight after each instant, from the events or else ``metrics``.
+
+    At most ``limit`` points (None: all); a kept point is the highest of its stretch.
+    """
     deltas = []
     for m in tr.messages(run):
         deltas.append((m.sent, 1))
         if m.end is not None:
             deltas.append((m.end, -1))
     if not deltas:
-        return _metrics_series(run.get("metrics") or {}, ("in_flight", "messages_in_flight"))
+        return _metrics_series(run.get("metrics") or {})
     deltas.sort()
     times, counts, n = [], [], 0
     for t, d in deltas:
@@ -127,17 +139,14 @@ def in_flight_series(run: dict) -> tuple:
         else:
             times.append(t)
             counts.append(n)
-    return _peaks(times, counts)
+    return _peaks(times, counts, limit) if limit else (times, counts)
 
 
-def _metrics_series(metrics, names):
-    for name in names:
-        s = metrics.get(name)
-        if isinstance(s, dict) and "t" in s:
-            values = next((s[k] for k in ("n", "value", "values", "count") if k in s), [])
-            return list(s["t"]), list(values)
-        if isinstance(s, list) and s and isinstance(s[0], (list, tuple)):
-            return [p[0] for p in s], [p[1] for p in s]
+def _metrics_series(metrics):
+    """A summary run: ``metrics.series`` = {"t": [...], "in_broker": [...]} sampled by the engine."""
+    series = metrics.get("series") or {}
+    if isinstance(series, dict) and series.get("t") and series.get("in_broker"):
+        return list(series["t"]), list(series["in_broker"])
     return [], []
 
 
@@ -150,13 +159,29 @@ def _peaks(times, counts, limit=MAX_POINTS):
             [max(counts[i:i + size]) for i in range(0, len(times), size)])
 
 
+def time_average(times: list, counts: list, buckets: int = 100) -> tuple:
+    """The step function (times, counts) averaged over ``buckets`` equal stretches of time."""
+    t = np.asarray(times, dtype=float)
+    if len(t) < 2 or t[-1] <= t[0]:
+        return list(times), list(counts)
+    edges = np.linspace(t[0], t[-1], buckets + 1)
+    area = np.concatenate([[0.0], np.cumsum(np.diff(t) * np.asarray(counts[:-1], dtype=float))])
+    at_edges = np.interp(edges, t, area)     # the integral is piecewise linear: interpolation is exact
+    means = np.diff(at_edges) / np.diff(edges)
+    return ((edges[:-1] + edges[1:]) / 2).round(6).tolist(), means.round(3).tolist()
+
+
 def in_flight_figure(run: dict) -> go.Figure:
-    """Messages in flight over time (a step line)."""
-    times, counts = in_flight_series(run)
+    """Messages in flight over time: the peaks (a step line) and the average (a dark line)."""
+    times, counts = in_flight_series(run, limit=None)
     if not times:
         return note_figure("Messages in flight", "This run has neither events nor an in-flight series.")
-    fig = go.Figure(go.Scatter(x=times, y=counts, mode="lines", line_shape="hv", fill="tozeroy",
-                               line={"color": BLUE, "width": 2}, name="in flight",
-                               hovertemplate="t=%{x}: %{y} in flight<extra></extra>"))
+    peak_t, peak_n = _peaks(times, counts, MAX_POINTS)
+    mean_t, mean_n = time_average(times, counts)
+    fig = go.Figure([
+        go.Scatter(x=peak_t, y=peak_n, mode="lines", line_shape="hv", fill="tozeroy", name="in flight (peaks)",
+                   line={"color": SKY, "width": 1}, hovertemplate="t=%{x}: %{y} in flight<extra></extra>"),
+        go.Scatter(x=mean_t, y=mean_n, mode="lines", name="average", line={"color": DARK, "width": 3},
+                   hovertemplate="around t=%{x}: %{y} on average<extra></extra>")])
     return base_layout(fig, "Messages in flight over time", height=420,
                        xaxis={"title": "time"}, yaxis={"title": "messages", "rangemode": "tozero"})

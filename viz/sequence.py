@@ -11,41 +11,34 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from . import trace as tr
-from .style import (DUPLICATE_COLOUR, FLOW_COLOURS, FLOW_DASH, FLOW_LABELS, GREY, SMALL_FONT,
+from .style import (BARS, DUPLICATE_COLOUR, FLOW_COLOURS, FLOW_DASH, FLOW_LABELS, GREY, SMALL_FONT,
                     VERMILLION, add_now, base_layout, fmt, segments)
 
-MAX_SAGAS_SHOWN = 20      # bigger runs show the first sagas only
 MAX_LABELS = 120          # more arrows than this: only compensations and failures are labelled
-
-
-def shown_sagas(run: dict, limit: int = MAX_SAGAS_SHOWN) -> set | None:
-    """The sagas a detailed figure draws: all, or the first ``limit`` of a big run."""
-    ids = tr.saga_ids(run)
-    return None if len(ids) <= 50 else {str(s) for s in ids[:limit]}
-
-
-def _keep(saga, shown):
-    return shown is None or saga is None or str(saga) in shown
 
 
 def sequence(run: dict, now: float | None = None) -> go.Figure:
     """The sequence diagram of the run (the first sagas only, for a run of more than 50)."""
-    shown = shown_sagas(run)
-    msgs = [m for m in tr.messages(run) if _keep(m.saga, shown)]
+    shown = tr.shown_sagas(run)
+    msgs = [m for m in tr.messages(run) if tr.keep_saga(m.saga, shown)]
     names = tr.participants(run)
     names += sorted({n for m in msgs for n in (m.src, m.dst)} - set(names))
     x = {n: i for i, n in enumerate(names)}
-    end = tr.end_time(run)
-    fig = go.Figure(_lifelines(names, end) + _downtime(run, x))
+    end = tr.window_end(run, shown)
+    fig = go.Figure(_lifelines(names, end) + _downtime(run, x, end) + _activations(run, x, shown))
     for flow in FLOW_COLOURS:
         fig.add_trace(_arrows([m for m in msgs if m.flow == flow and not m.duplicate], x, end, flow))
-    fig.add_trace(_duplicate_arrows([m for m in msgs if m.duplicate], x))
+    fig.add_trace(_copy_arrows([m for m in msgs if m.duplicate and not m.redelivery], _copy_path(x),
+                               "duplicate copy", "2x", DUPLICATE_COLOUR))
+    fig.add_trace(_copy_arrows([m for m in msgs if m.redelivery], _held_path(x),
+                               "held by the broker, redelivered", "held", GREY))
     fig.add_trace(_lost_marks([m for m in msgs if m.fate != "delivered" and not m.duplicate], x, end))
-    fig.add_trace(_labels([m for m in msgs if not m.duplicate], x, end))
     fig.add_traces(_orchestrator_marks(run, x, shown))
     title = "Sequence diagram" + ("" if shown is None else f" (first {len(shown)} sagas of "
                                                          f"{len(tr.saga_ids(run))})")
-    base_layout(fig, title, height=_height(len(msgs), end), hovermode="closest")
+    base_layout(fig, title, height=_height(len(msgs), end), hovermode="closest",
+                annotations=_labels([m for m in msgs if not m.duplicate], x, end,
+                            several=len({m.saga for m in msgs}) > 1))
     fig.update_xaxes(tickvals=list(x.values()), ticktext=[f"<b>{n}</b>" for n in names], side="top",
                      range=[-0.6, len(names) - 0.4], showgrid=False, zeroline=False,
                      tickfont={"size": 16})
@@ -54,7 +47,8 @@ def sequence(run: dict, now: float | None = None) -> go.Figure:
 
 
 def _height(n_messages, end):
-    return int(min(max(520, 160 + 14 * n_messages, 60 * end), 2600))
+    """Tall enough to read the labels: ~24 px per message, up to 100 px per time unit; at most 3000."""
+    return int(max(480, min(max(520, 160 + 24 * n_messages), 200 + 100 * end, 3000)))
 
 
 def _lifelines(names, end):
@@ -63,8 +57,8 @@ def _lifelines(names, end):
                        hoverinfo="skip", showlegend=False, name="lifelines")]
 
 
-def _downtime(run, x):
-    downs = [iv for iv in tr.activity(run) if iv.kind == "down" and iv.service in x]
+def _downtime(run, x, end):
+    downs = [iv for iv in tr.activity(run) if iv.kind == "down" and iv.service in x and iv.start <= end]
     if not downs:
         return []
     xs, ys = segments(((x[iv.service], iv.start), (x[iv.service], iv.end)) for iv in downs)
@@ -91,6 +85,7 @@ def _arrows(msgs, x, end, flow):
         sizes += [0, 14 if m.fate == "delivered" else 0, 0]
         hover += [_hover(m)] * 2 + [None]
     return go.Scatter(x=xs, y=ys, mode="lines+markers", name=FLOW_LABELS[flow], legendgroup="messages",
+                      legendgrouptitle={"text": "messages"},
                       line={"color": FLOW_COLOURS[flow], "width": 2.5, "dash": FLOW_DASH[flow]},
                       marker={"symbol": "arrow", "angleref": "previous", "size": sizes,
                               "color": FLOW_COLOURS[flow]},
@@ -101,24 +96,43 @@ def _hover(m):
     fate = {"delivered": f"delivered t={fmt(m.end) if m.end is not None else '?'}",
             "dropped": f"LOST (dropped by the broker) t={fmt(m.end) if m.end is not None else '?'}",
             "pending": "never delivered before the run ended"}[m.fate]
-    copy = "duplicate copy of " if m.duplicate else ""
+    if m.redelivery:
+        copy, sent = "redelivery of ", f"held by the broker from t={fmt(m.sent)} (receiver down)"
+    else:
+        copy, sent = ("duplicate copy of " if m.duplicate else ""), f"sent t={fmt(m.sent)}"
     return (f"<b>{copy}{m.message}</b> #{m.msg_id} (saga {m.saga})<br>{m.src} -> {m.dst}, {m.flow}"
-            f"<br>sent t={fmt(m.sent)}, {fate}")
+            f"<br>{sent}, {fate}")
 
 
-def _duplicate_arrows(msgs, x):
-    xs, ys, text, hover = [], [], [], []
+def _copy_path(x):
+    """A duplicate copy leaves the broker (on the original arrow, past its label) for the receiver."""
+    return lambda m: [(0.4 * x.get(m.src, x[m.dst] - 1) + 0.6 * x[m.dst], m.sent), (x[m.dst], _end(m))]
+
+
+def _held_path(x):
+    """A message held while its receiver was down: it waits beside the lifeline, then goes in."""
+    return lambda m: [(x[m.dst] - 0.18, m.sent), (x[m.dst] - 0.18, _end(m)), (x[m.dst], _end(m))]
+
+
+def _end(m):
+    return m.end if m.end is not None else m.sent
+
+
+def _copy_arrows(msgs, path, name, mark, colour):
+    """Trips that do not start at a sender: duplicate copies and held messages."""
+    xs, ys, text, hover, symbols, sizes = [], [], [], [], [], []
     for m in msgs:
-        end = m.end if m.end is not None else m.sent
-        xs += [(x[m.dst] + x.get(m.src, x[m.dst] - 1)) / 2, x[m.dst], None]
-        ys += [m.sent, end, None]
-        text += ["2x", "", None]
-        hover += [_hover(m)] * 2 + [None]
-    return go.Scatter(x=xs, y=ys, mode="lines+markers+text", name="duplicate copy", text=text,
-                      textposition="middle left", textfont={"color": DUPLICATE_COLOUR, "size": SMALL_FONT},
-                      line={"color": DUPLICATE_COLOUR, "width": 2.5, "dash": "dot"},
-                      marker={"symbol": ["diamond", "arrow", "circle"] * len(msgs), "angleref": "previous",
-                              "size": 12, "color": DUPLICATE_COLOUR},
+        pts = path(m)
+        xs += [p[0] for p in pts] + [None]
+        ys += [p[1] for p in pts] + [None]
+        text += [mark] + [""] * (len(pts) - 1) + [None]
+        hover += [_hover(m)] * len(pts) + [None]
+        symbols += ["diamond"] + ["circle"] * (len(pts) - 2) + ["arrow", "circle"]
+        sizes += [12] + [0] * (len(pts) - 2) + [12, 0]
+    return go.Scatter(x=xs, y=ys, mode="lines+markers+text", name=name, text=text,
+                      textposition="top right", textfont={"color": colour, "size": SMALL_FONT},
+                      line={"color": colour, "width": 2.5, "dash": "dot"},
+                      marker={"symbol": symbols, "angleref": "previous", "size": sizes, "color": colour},
                       hovertext=hover, hoverinfo="text", legendgroup="messages")
 
 
@@ -131,17 +145,42 @@ def _lost_marks(msgs, x, end):
                       hovertext=[_hover(m) for m in msgs], hoverinfo="text")
 
 
-def _labels(msgs, x, end):
-    """Message names at the middle of their arrows (all of them, or only the remarkable ones)."""
+def _labels(msgs, x, end, several=False):
+    """Message names on their arrows, on a white ground (all of them, or only the remarkable ones).
+
+    Arrows that coincide (same message, same ends, same times) share one label
+    naming all their sagas, e.g. "1,2,5: StockReserved".
+    """
     if len(msgs) > MAX_LABELS:
         msgs = [m for m in msgs if m.flow in ("compensation", "failure") or m.fate != "delivered"]
-    pts = [((x.get(m.src, 0) + _arrow_end(m, x, end)[0]) / 2, (m.sent + _arrow_end(m, x, end)[1]) / 2)
-           for m in msgs]
-    return go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="text", name="labels",
-                      text=[m.message + ("" if m.fate == "delivered" else " (lost)") for m in msgs],
-                      textposition="top center", showlegend=False, hoverinfo="skip",
-                      textfont={"size": SMALL_FONT,
-                                "color": [FLOW_COLOURS[m.flow] for m in msgs]})
+    groups = {}
+    for m in msgs:
+        x1, y1 = _arrow_end(m, x, end)
+        spot = (round((x.get(m.src, 0) + x1) / 2, 3), round((m.sent + y1) / 2, 3), m.message, m.flow, m.fate)
+        groups.setdefault(spot, []).append(m)
+    return [{"x": mx, "y": my, "showarrow": False,
+             "text": (",".join(str(m.saga) for m in group) + ": " if several else "") + message
+                     + ("" if fate == "delivered" else " (lost)"),
+             "font": {"size": SMALL_FONT, "color": FLOW_COLOURS[flow]},
+             "bgcolor": "rgba(255,255,255,0.85)", "borderpad": 1}
+            for (mx, my, message, flow, fate), group in groups.items()]
+
+
+def _activations(run, x, shown):
+    """Activation bars on the lifelines: steps and compensations, coloured as in the timeline."""
+    work = [iv for iv in tr.activity(run)
+            if iv.kind != "down" and iv.service in x and tr.keep_saga(iv.saga, shown)]
+    out = []
+    for key, (name, colour, _) in BARS.items():
+        mine = [iv for iv in work if (iv.kind, iv.outcome) == key]
+        if mine:
+            xs, ys = segments(((x[iv.service], iv.start), (x[iv.service], iv.end)) for iv in mine)
+            out.append(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup="activity",
+                                  legendgrouptitle={"text": "activity"}, line={"color": colour, "width": 10},
+                                  hovertext=[f"saga {iv.saga}: {iv.service} {iv.kind} {name.split()[-1]}"
+                                             f" t={fmt(iv.start)}..{fmt(iv.end)}" for iv in mine for _ in "abc"],
+                                  hoverinfo="text"))
+    return out
 
 
 def _orchestrator_marks(run, x, shown):
@@ -151,7 +190,7 @@ def _orchestrator_marks(run, x, shown):
     out = []
     for kind, (symbol, colour, name) in marks.items():
         evs = [e for e in tr.events(run) if e.get("kind") == kind and e.get("service") in x
-               and _keep(e.get("saga"), shown)]
+               and tr.keep_saga(e.get("saga"), shown)]
         if evs:
             out.append(go.Scatter(
                 x=[x[e["service"]] for e in evs], y=[e["t"] for e in evs], mode="markers", name=name,

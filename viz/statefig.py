@@ -63,6 +63,7 @@ def state_figure(run: dict, now: float | None = None) -> go.Figure:
         fig.add_traces(_panel_traces(series, end, panel, names, colour, dash), rows=row, cols=1)
     base_layout(fig, "State over time", height=760, hovermode="x unified")
     fig.update_annotations(font={"size": 16})
+    fig.update_xaxes(range=[0, end * 1.03 + 0.1])
     fig.update_xaxes(title="time", row=3, col=1)
     fig.update_layout(legend={"tracegroupgap": 140})
     if now is not None:

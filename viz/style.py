@@ -21,6 +21,16 @@ STATUS_COLOURS = {"idle": "#FFFFFF", "working": SKY, "failed": VERMILLION,
                   "compensating": ORANGE, "crashed": GREY}
 STATUS_SYMBOLS = {"idle": "circle", "working": "circle", "failed": "circle-x",
                   "compensating": "circle", "crashed": "x"}
+BARS = {  # an activity interval (kind, outcome) -> legend name, colour, text colour
+    ("step", "succeeded"): ("step done", BLUE, "white"),
+    ("step", "failed"): ("step failed", VERMILLION, "white"),
+    ("step", "open"): ("step unfinished", SKY, DARK),
+    ("step", "lost"): ("step lost in a crash", "#B0C4D4", DARK),
+    ("compensation", "succeeded"): ("compensation done", ORANGE, DARK),
+    ("compensation", "failed"): ("compensation failed", "#8C3A00", "white"),
+    ("compensation", "open"): ("compensation unfinished", "#F5CC7A", DARK),
+    ("compensation", "lost"): ("compensation lost in a crash", "#E8D9B5", DARK),
+}
 OUTCOME_COLOURS = {"completed": GREEN, "compensated": ORANGE, "stuck": PURPLE,
                    "deadlocked": VERMILLION, "in_flight": GREY}
 

@@ -11,26 +11,19 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from . import trace as tr
-from .sequence import shown_sagas
-from .style import (BLUE, DARK, GREEN, GREY, ORANGE, PURPLE, SKY, SMALL_FONT, VERMILLION, YELLOW,
+from .style import (BARS, BLUE, DARK, GREEN, GREY, ORANGE, PURPLE, SKY, SMALL_FONT, VERMILLION, YELLOW,
                     add_now, base_layout, fmt, note_figure, segments)
 
-BARS = {  # (kind, outcome) -> legend name, colour, dash, text colour
-    ("step", "succeeded"): ("step done", BLUE, "solid", "white"),
-    ("step", "failed"): ("step failed", VERMILLION, "solid", "white"),
-    ("step", "open"): ("step unfinished", SKY, "solid", DARK),
-    ("compensation", "succeeded"): ("compensation done", ORANGE, "dash", DARK),
-    ("compensation", "failed"): ("compensation failed", VERMILLION, "dash", "white"),
-    ("compensation", "open"): ("compensation unfinished", ORANGE, "dot", DARK),
-}
 LOG_STATES = {  # saga-log state -> colour, symbol
     "started": (GREY, "circle"), "executing": (BLUE, "triangle-right"),
     "succeeded": (GREEN, "circle"), "failed": (VERMILLION, "x"),
     "compensating": (ORANGE, "triangle-left"), "compensated": (ORANGE, "square"),
+    "approving": (SKY, "triangle-up"), "compensation_failed": (VERMILLION, "triangle-left-open"),
     "completed": (GREEN, "star"), "aborted": (VERMILLION, "square-x"), "stuck": (PURPLE, "diamond-x"),
 }
-MAX_SLOTS = 4
-LANE_PX = 110
+MAX_SLOTS = 12           # rows per lane for overlapping work; more than that share rows
+LANE_PX = 110            # a lane's height in pixels, at least
+ROW_PX = 28
 
 
 # ---------------------------------------------------------------- timeline
@@ -70,22 +63,24 @@ def timeline(run: dict, now: float | None = None) -> go.Figure:
         return note_figure("Timeline", "This run has no events (a summary run).")
     lanes = _lanes(run)
     y = {n: i for i, n in enumerate(lanes)}
-    shown = shown_sagas(run)
+    shown = tr.shown_sagas(run)
+    end = tr.window_end(run, shown)
     work = [iv for iv in tr.activity(run) if iv.service in y and iv.kind != "down"
-            and (shown is None or str(iv.saga) in shown)]
+            and tr.keep_saga(iv.saga, shown) and iv.start <= end]
     slots = _slots(work)
     rows = max(slots, default=0) + 1
-    fig = go.Figure(_downtime([iv for iv in tr.activity(run) if iv.kind == "down" and iv.service in y], y))
+    downs = [iv for iv in tr.activity(run) if iv.kind == "down" and iv.service in y and iv.start <= end]
+    fig = go.Figure(_downtime(downs, y, _lane_px(rows)))
     for key in BARS:
         fig.add_traces(_bars([(iv, s) for iv, s in zip(work, slots) if (iv.kind, iv.outcome) == key],
                              y, rows, key))
-    fig.add_traces(_retries(work, slots, y, rows) + _event_marks(run, y, shown))
-    height = 150 + LANE_PX * len(lanes)
+    fig.add_traces(_interval_marks(work, slots, y, rows) + _event_marks(run, y, shown, end))
+    height = 150 + _lane_px(rows) * len(lanes)
     title = "Timeline: what each service did" + ("" if shown is None else f" (first {len(shown)} sagas)")
     base_layout(fig, title, height=height, hovermode="closest")
     fig.update_yaxes(tickvals=list(y.values()), ticktext=[f"<b>{n}</b>" for n in lanes],
-                     autorange="reversed", range=None, showgrid=False, zeroline=False)
-    fig.update_xaxes(title="time", rangemode="tozero")
+                     range=[len(lanes) - 0.5, -0.5], showgrid=False, zeroline=False)
+    fig.update_xaxes(title="time", range=[0, end * 1.03 + 0.1])
     return add_now(fig, now)
 
 
@@ -93,24 +88,32 @@ def _row_y(y, iv, slot, rows):
     return y[iv.service] - 0.4 + 0.8 * (slot + 0.5) / rows
 
 
+def _lane_px(rows):
+    return max(LANE_PX, ROW_PX * rows / 0.8)
+
+
 def _bar_width(rows):
-    return max(6, min(24, 0.8 * LANE_PX / rows - 6))
+    return max(6, min(24, 0.8 * _lane_px(rows) / rows - 6))
 
 
 def _bars(items, y, rows, key):
     if not items:
         return []
-    name, colour, dash, text_colour = BARS[key]
+    name, colour, text_colour = BARS[key]
     xs, ys = segments(((iv.start, _row_y(y, iv, s, rows)), (iv.end, _row_y(y, iv, s, rows)))
                       for iv, s in items)
     hover = [_interval_hover(iv) for iv, _ in items for _ in range(3)]
     bars = go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=name, hovertext=hover,
-                      hoverinfo="text", line={"color": colour, "width": _bar_width(rows), "dash": dash})
+                      hoverinfo="text", line={"color": colour, "width": _bar_width(rows)})
     ids = go.Scatter(x=[(iv.start + iv.end) / 2 for iv, _ in items],
                      y=[_row_y(y, iv, s, rows) for iv, s in items], mode="text", legendgroup=name,
-                     text=[str(iv.saga) for iv, _ in items], showlegend=False, hoverinfo="skip",
+                     text=[_bar_text(iv) for iv, _ in items], showlegend=False, hoverinfo="skip",
                      textfont={"size": SMALL_FONT, "color": text_colour}, name=f"{name} saga ids")
     return [bars, ids]
+
+
+def _bar_text(iv):
+    return f"undo {iv.saga}" if iv.kind == "compensation" else str(iv.saga)
 
 
 def _interval_hover(iv):
@@ -121,26 +124,32 @@ def _interval_hover(iv):
             f"t={fmt(iv.start)}..{fmt(iv.end)}, {iv.outcome}{why}")
 
 
-def _downtime(downs, y):
+def _downtime(downs, y, lane_px):
     if not downs:
         return []
     xs, ys = segments(((iv.start, y[iv.service]), (iv.end, y[iv.service])) for iv in downs)
     return [go.Scatter(x=xs, y=ys, mode="lines", name="service down", opacity=0.45,
-                       line={"color": GREY, "width": LANE_PX * 0.85}, hoverinfo="text",
+                       line={"color": GREY, "width": lane_px * 0.85}, hoverinfo="text",
                        hovertext=[f"{iv.service} down t={fmt(iv.start)}..{fmt(iv.end)}"
                                   + (" (never recovered)" if iv.outcome == "open" else "")
                                   for iv in downs for _ in range(3)])]
 
 
-def _retries(work, slots, y, rows):
-    again = [(iv, s) for iv, s in zip(work, slots) if isinstance(iv.attempt, int) and iv.attempt > 1]
-    if not again:
-        return []
-    return [go.Scatter(x=[iv.start for iv, _ in again], y=[_row_y(y, iv, s, rows) for iv, s in again],
-                       mode="markers", name="retry (attempt > 1)",
-                       marker={"symbol": "circle-open", "size": 18, "color": DARK, "line": {"width": 3}},
-                       hovertext=[f"saga {iv.saga}: {iv.service} attempt {iv.attempt}" for iv, _ in again],
-                       hoverinfo="text")]
+def _interval_marks(work, slots, y, rows):
+    """A ring where a retry starts, a cross where a step or compensation failed."""
+    kinds = (("retry (attempt > 1)", lambda iv: isinstance(iv.attempt, int) and iv.attempt > 1,
+              lambda iv: iv.start, {"symbol": "circle-open", "color": DARK}),
+             ("failure", lambda iv: iv.outcome == "failed", lambda iv: iv.end,
+              {"symbol": "x", "color": VERMILLION}))
+    out = []
+    for name, wanted, at, marker in kinds:
+        items = [(iv, s) for iv, s in zip(work, slots) if wanted(iv)]
+        if items:
+            out.append(go.Scatter(
+                x=[at(iv) for iv, _ in items], y=[_row_y(y, iv, s, rows) for iv, s in items],
+                mode="markers", name=name, hovertext=[_interval_hover(iv) for iv, _ in items],
+                hoverinfo="text", marker={"size": 20, "line": {"width": 2, "color": DARK}, **marker}))
+    return out
 
 
 _MARKS = {  # event kind -> legend name, symbol, colour, lane offset
@@ -151,12 +160,12 @@ _MARKS = {  # event kind -> legend name, symbol, colour, lane offset
 }
 
 
-def _event_marks(run, y, shown):
+def _event_marks(run, y, shown, end):
     out = []
     for kind, (name, symbol, colour, dy) in _MARKS.items():
         evs = [e for e in tr.events(run) if e.get("kind") == kind
                and (_fault_target(e) or e.get("service")) in y
-               and (kind != "timeout" or shown is None or str(e.get("saga")) in shown)]
+               and tr.keep_saga(e.get("saga"), shown) and float(e["t"]) <= end]
         if not evs:
             continue
         out.append(go.Scatter(
@@ -178,20 +187,20 @@ def _mark_hover(e):
 
 
 def saga_log(run: dict, now: float | None = None) -> go.Figure:
-    """The orchestrator's saga log: a lane per saga, a marker per record, bars in the state's colour."""
-    shown = shown_sagas(run)
-    records = [e for e in tr.events(run) if e.get("kind") == "saga_log"
-               and (shown is None or str(e.get("saga")) in shown)]
+    """The orchestrator's saga log: a lane per saga, a bar per phase, a marker per record."""
+    shown = tr.shown_sagas(run)
+    records = [e for e in tr.events(run) if e.get("kind") == "saga_log" and tr.keep_saga(e.get("saga"), shown)]
     if not records:
         return note_figure("Saga log", "No saga-log records (the log belongs to orchestration runs).")
     sagas = sorted({r.get("saga") for r in records}, key=lambda s: (isinstance(s, str), s))
     y = {s: i for i, s in enumerate(sagas)}
-    fig = go.Figure(_log_bars(records, y) + _log_marks(records, y, label=len(sagas) <= 12))
+    end = max(float(r["t"]) for r in records)
+    fig = go.Figure(_log_phases(records, y, end) + _log_marks(records, y))
     title = "Saga log of the orchestrator" + ("" if shown is None else f" (first {len(shown)} sagas)")
-    base_layout(fig, title, height=180 + 70 * len(sagas), hovermode="closest")
+    base_layout(fig, title, height=max(420, 200 + 60 * len(sagas)), hovermode="closest")
     fig.update_yaxes(tickvals=list(y.values()), ticktext=[f"<b>saga {s}</b>" for s in sagas],
-                     autorange="reversed", showgrid=False, zeroline=False)
-    fig.update_xaxes(title="time", rangemode="tozero")
+                     range=[len(sagas) - 0.5, -0.5], showgrid=False, zeroline=False)
+    fig.update_xaxes(title="time", range=[0, end * 1.12 + 0.5])
     return add_now(fig, now)
 
 
@@ -199,39 +208,49 @@ def _log_state(r):
     return str(tr.detail(r).get("state", "?"))
 
 
-def _log_bars(records, y):
-    """Between two records of a saga, a bar in the colour of the earlier record's state."""
+def _log_label(r):
+    step = tr.detail(r).get("step")
+    return _log_state(r) + (f" {step}" if step is not None else "")
+
+
+def _log_phases(records, y, end, px_per_char=8.5, plot_px=900):
+    """Between a record and the next one of its saga, a bar in the record's colour, labelled if it fits."""
     by_state = {}
     for saga in y:
         mine = [r for r in records if r.get("saga") == saga]
-        for a, b in zip(mine, mine[1:]):
-            by_state.setdefault(_log_state(a), []).append(((a["t"], y[saga]), (b["t"], y[saga])))
+        for a, b in zip(mine, mine[1:] + [None]):
+            t1 = float(b["t"]) if b is not None else None
+            by_state.setdefault(_log_state(a), []).append((a, float(a["t"]), t1))
+    scale = plot_px / max(end * 1.12 + 0.5, 1e-9)
     out = []
-    for state, pairs in by_state.items():
-        xs, ys = segments(pairs)
+    for state, phases in by_state.items():
+        colour = LOG_STATES.get(state, (DARK,))[0]
+        last = [(a, t0, t0) for a, t0, t1 in phases if t1 is None]
+        phases = [p for p in phases if p[2] is not None]
+        xs, ys = segments(((t0, y[a.get("saga")]), (t1, y[a.get("saga")])) for a, t0, t1 in phases)
         out.append(go.Scatter(x=xs, y=ys, mode="lines", legendgroup=state, showlegend=False,
-                              line={"color": LOG_STATES.get(state, (DARK,))[0], "width": 8},
-                              hoverinfo="skip", opacity=0.5, name=f"{state} (phase)"))
+                              line={"color": colour, "width": 22}, opacity=0.55, hoverinfo="skip",
+                              name=f"{state} (phase)"))
+        fits = [(a, t0, t1) for a, t0, t1 in phases if (t1 - t0) * scale > len(_log_label(a)) * px_per_char]
+        out.append(go.Scatter(
+            x=[(t0 + t1) / 2 for _, t0, t1 in fits] + [t0 for _, t0, _ in last],
+            y=[y[a.get("saga")] for a, _, _ in fits + last], mode="text", legendgroup=state,
+            text=[_log_label(a) for a, _, _ in fits] + ["   " + _log_label(a) for a, _, _ in last],
+            textposition=["middle center"] * len(fits) + ["middle right"] * len(last),
+            textfont={"size": SMALL_FONT, "color": DARK}, showlegend=False, hoverinfo="skip",
+            name=f"{state} (label)"))
     return out
 
 
-def _log_marks(records, y, label):
+def _log_marks(records, y):
     out = []
     for state in dict.fromkeys(_log_state(r) for r in records):
         mine = [r for r in records if _log_state(r) == state]
         colour, symbol = LOG_STATES.get(state, (DARK, "circle-open"))
         out.append(go.Scatter(
-            x=[r["t"] for r in mine], y=[y[r.get("saga")] for r in mine],
-            mode="markers+text" if label else "markers", name=state, legendgroup=state,
-            text=[_log_label(r) for r in mine] if label else None,
-            textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(len(mine))],
-            textfont={"size": SMALL_FONT, "color": colour if colour != GREY else DARK},
+            x=[r["t"] for r in mine], y=[y[r.get("saga")] for r in mine], mode="markers", name=state,
+            legendgroup=state,
             marker={"symbol": symbol, "size": 16, "color": colour, "line": {"width": 1.5, "color": DARK}},
             hovertext=[f"saga {r.get('saga')} t={fmt(float(r['t']))}: {_log_label(r)}" for r in mine],
             hoverinfo="text"))
     return out
-
-
-def _log_label(r):
-    step = tr.detail(r).get("step")
-    return _log_state(r) + (f" {step}" if step is not None else "")

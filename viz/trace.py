@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
 
 FLOWS = ("forward", "failure", "compensation", "reply")
 BROKER = "broker"
@@ -40,6 +42,29 @@ def saga_ids(run: dict) -> list:
     ids = set(run.get("outcomes") or {})
     ids.update(e["saga"] for e in events(run) if e.get("saga") is not None)
     return sorted({_int(s) for s in ids}, key=lambda s: (isinstance(s, str), s))
+
+
+BIG_RUN = 50            # sagas; a bigger run's detailed figures show only its first ones
+SHOWN_SAGAS = 20
+
+
+def shown_sagas(run: dict, limit: int = SHOWN_SAGAS) -> set | None:
+    """The sagas a detailed figure draws: None (all of them), or the first ``limit`` of a big run."""
+    ids = saga_ids(run)
+    return None if len(ids) <= BIG_RUN else {str(s) for s in ids[:limit]}
+
+
+def keep_saga(saga, shown) -> bool:
+    """Whether an event or message of ``saga`` is drawn (events of no saga always are)."""
+    return shown is None or saga is None or str(saga) in shown
+
+
+def window_end(run: dict, shown) -> float:
+    """The end of the picture: the run's end, or the last event of the shown sagas."""
+    if shown is None:
+        return end_time(run)
+    return max((float(e["t"]) for e in events(run) if e.get("saga") is not None and str(e["saga"]) in shown),
+               default=0.0)
 
 
 def participants(run: dict) -> list:
@@ -78,7 +103,8 @@ class Message:
     sent: float
     end: float | None        # delivered or dropped; None: still under way when the run ended
     fate: str                # delivered | dropped | pending
-    duplicate: bool = False  # the broker's extra copy: it starts at the broker, at ``sent``
+    duplicate: bool = False  # not a send: the broker's copy, or a redelivery; starts at the broker
+    redelivery: bool = False  # delivered again after the receiver crashed (it waited in the broker)
 
     def in_flight(self, t: float) -> bool:
         return self.sent <= t and (self.end is None or t < self.end)
@@ -93,16 +119,23 @@ def message_flow(event: dict) -> str:
 
 
 def messages(run: dict) -> list:
-    """Every message trip, in the order it started."""
-    out, queues = [], defaultdict(deque)
+    """Every message trip, in the order it started.
+
+    A delivery that matches no trip under way is a redelivery: the receiver
+    crashed with the message unacknowledged, so it waited in the broker from the
+    crash on.
+    """
+    out, queues, crashed = [], defaultdict(deque), {}
     for e in events(run):
         kind = e.get("kind")
-        if kind == "message_sent":
+        if kind == "service_crashed":
+            crashed[e.get("service")] = float(e["t"])
+        elif kind == "message_sent":
             _open_trip(out, queues, e, duplicate=False)
         elif kind == "message_duplicated":
             _open_trip(out, queues, e, duplicate=True)
         elif kind in ("message_delivered", "message_dropped"):
-            _close_trip(out, queues, e, "delivered" if kind == "message_delivered" else "dropped")
+            _close_trip(out, queues, e, "delivered" if kind == "message_delivered" else "dropped", crashed)
     return out
 
 
@@ -123,16 +156,17 @@ def _open_trip(out, queues, e, duplicate):
     queues[_trip_key(e)].append(len(out) - 1)
 
 
-def _close_trip(out, queues, e, fate):
+def _close_trip(out, queues, e, fate, crashed):
     queue = queues.get(_trip_key(e))
     t = float(e["t"])
     if queue:
         i = queue.popleft()
-        m = out[i]
-        out[i] = Message(m.msg_id, m.message, m.src, m.dst, m.saga, m.flow, m.sent, t, fate, m.duplicate)
-    else:  # a delivery nobody announced: show it as a copy that appears on arrival
-        out.append(Message(e.get("msg_id"), e.get("message") or "?", BROKER, e.get("dst") or BROKER,
-                           e.get("saga"), message_flow(e), t, t, fate, True))
+        out[i] = replace(out[i], end=t, fate=fate)
+    else:
+        since = crashed.get(e.get("dst"), t)
+        out.append(Message(e.get("msg_id"), e.get("message") or "?", e.get("src") or BROKER,
+                           e.get("dst") or BROKER, e.get("saga"), message_flow(e), since, t, fate,
+                           duplicate=True, redelivery=True))
 
 
 def in_flight_at(run: dict, t: float) -> list:
@@ -161,7 +195,7 @@ class Interval:
     saga: object
     start: float
     end: float
-    outcome: str             # succeeded | failed | open | recovered
+    outcome: str             # succeeded | failed | lost (in a crash) | open | recovered
     step: object = None
     attempt: object = None
     reason: str = ""
@@ -174,8 +208,11 @@ _ENDS = {"step_succeeded": ("step", "succeeded"), "step_failed": ("step", "faile
 
 
 def activity(run: dict) -> list:
-    """Steps, compensations and downtime as intervals, in order of their start."""
-    horizon = end_time(run)
+    """Steps, compensations and downtime as intervals, in order of their start.
+
+    A crash ends the crashed service's work in progress (outcome ``lost``);
+    work that never ended otherwise stays ``open`` until the run's end.
+    """
     open_work, open_down, done = defaultdict(deque), {}, []
     for e in events(run):
         kind, svc = e.get("kind"), e.get("service")
@@ -185,30 +222,35 @@ def activity(run: dict) -> list:
             done.append(_close_work(open_work, e, *_ENDS[kind]))
         elif kind == "service_crashed":
             open_down.setdefault(svc, e)
+            done += _lose_work(open_work, svc, float(e["t"]))
         elif kind == "service_recovered" and svc in open_down:
             start = open_down.pop(svc)
             done.append(Interval(svc, "down", None, float(start["t"]), float(e["t"]), "recovered"))
+    horizon = end_time(run)
     done += [Interval(s, "down", None, float(e["t"]), horizon, "open") for s, e in open_down.items()]
-    downs = [iv for iv in done if iv.kind == "down"]
     for (kind, svc, saga), queue in open_work.items():
-        done += [_unfinished(kind, svc, saga, e, downs, horizon) for e in queue]
+        done += [_interval(kind, start, horizon, "open") for start in queue]
     return sorted(done, key=lambda iv: (iv.start, iv.end))
+
+
+def _interval(kind, start, end_t, outcome, end=None):
+    d = {**detail(start), **detail(end or {})}
+    return Interval(start.get("service"), kind, start.get("saga"), float(start["t"]), end_t, outcome,
+                    d.get("step"), d.get("attempt"), str(d.get("reason") or d.get("effect") or ""))
 
 
 def _close_work(open_work, e, kind, outcome):
     queue = open_work.get((kind, e.get("service"), e.get("saga")))
     start = queue.popleft() if queue else e
-    d = {**detail(start), **detail(e)}
-    return Interval(e.get("service"), kind, e.get("saga"), float(start["t"]), float(e["t"]), outcome,
-                    d.get("step"), d.get("attempt"), str(d.get("reason") or d.get("effect") or ""))
+    return _interval(kind, start, float(e["t"]), outcome, e)
 
 
-def _unfinished(kind, svc, saga, e, downs, horizon):
-    """Work that never ended: it stops at the service's next crash, else at the run's end."""
-    t = float(e["t"])
-    crash = min((iv.start for iv in downs if iv.service == svc and iv.start >= t), default=horizon)
-    d = detail(e)
-    return Interval(svc, kind, saga, t, crash, "open", d.get("step"), d.get("attempt"), "")
+def _lose_work(open_work, service, t):
+    lost = []
+    for (kind, svc, _saga), queue in open_work.items():
+        while svc == service and queue:
+            lost.append(_interval(kind, queue.popleft(), t, "lost"))
+    return lost
 
 
 def flash_time(intervals: list) -> float:
@@ -217,26 +259,48 @@ def flash_time(intervals: list) -> float:
     return spans[len(spans) // 2] if spans else 1.0
 
 
-def service_status(intervals: list, service: str, t: float, flash: float) -> str:
-    """crashed, failed (just now), compensating, working or idle."""
-    mine = [iv for iv in intervals if iv.service == service and iv.start <= t]
-    if any(iv.kind == "down" and t < iv.end for iv in mine) or any(
-            iv.kind == "down" and iv.outcome == "open" for iv in mine):
-        return "crashed"
-    if any(iv.outcome == "failed" and iv.end <= t < iv.end + flash for iv in mine):
-        return "failed"
-    for kind, status in (("compensation", "compensating"), ("step", "working")):
-        if any(iv.kind == kind and t < iv.end for iv in mine):
-            return status
-    return "idle"
+class Statuses:
+    """What each service is doing at any time, from its intervals (fast enough for 150 frames)."""
+
+    def __init__(self, intervals: list):
+        self.flash = flash_time(intervals)
+        self.by_service = {}
+        for service in dict.fromkeys(iv.service for iv in intervals):
+            mine = [iv for iv in intervals if iv.service == service]
+            self.by_service[service] = {
+                "start": np.array([iv.start for iv in mine]),
+                "end": np.array([math.inf if iv.kind == "down" and iv.outcome == "open" else iv.end
+                                 for iv in mine]),
+                "kind": np.array([iv.kind for iv in mine]),
+                "failed": np.array([iv.outcome == "failed" for iv in mine])}
+
+    def busy(self, service: str, t: float) -> int:
+        """How many steps and compensations the service is working on at t."""
+        a = self.by_service.get(service)
+        if a is None:
+            return 0
+        return int(((a["start"] <= t) & (t < a["end"]) & (a["kind"] != "down")).sum())
+
+    def at(self, service: str, t: float) -> str:
+        """crashed, failed (just now), compensating, working or idle."""
+        a = self.by_service.get(service)
+        if a is None:
+            return "idle"
+        during = (a["start"] <= t) & (t < a["end"])
+        if (during & (a["kind"] == "down")).any():
+            return "crashed"
+        if (a["failed"] & (a["end"] <= t) & (t < a["end"] + self.flash)).any():
+            return "failed"
+        for kind, status in (("compensation", "compensating"), ("step", "working")):
+            if (during & (a["kind"] == kind)).any():
+                return status
+        return "idle"
 
 
 def statuses_at(run: dict, t: float) -> dict:
-    """Each participant's status at ``t`` (see :func:`service_status`)."""
-    intervals = activity(run)
-    flash = flash_time(intervals)
-    names = list(run.get("services") or []) + [ORCHESTRATOR]
-    return {s: service_status(intervals, s, t, flash) for s in names}
+    """Each participant's status at ``t``: crashed, failed (just now), compensating, working or idle."""
+    statuses = Statuses(activity(run))
+    return {s: statuses.at(s, t) for s in participants(run)}
 
 
 # ---------------------------------------------------------------- state

@@ -52,7 +52,8 @@ def wait_for(run: dict) -> go.Figure:
     g = wait_graph(run)
     pos = _layout(g, [str(n) for n in tr.detail(found[0])["cycle"]])
     victims = {str(tr.detail(e).get("victim")) for e in found if tr.detail(e).get("victim") is not None}
-    fig = go.Figure([_edges(g, pos, False), *_cycles(found, pos), _nodes(g, pos, victims)])
+    fig = go.Figure([_edges(g, pos, False), *_cycles(found, pos), _nodes(g, pos, victims),
+                     _wait_labels(found[0], pos)])
     for a, b, data in g.edges(data=True):
         _arrowhead(fig, pos[a], pos[b], VERMILLION if data["cycle"] else GREY)
     first = tr.detail(found[0])
@@ -106,13 +107,32 @@ def _cycles(found, pos):
     return out
 
 
+def _wait_labels(event, pos):
+    """What each node of the cycle waits for (a lock's item), beside its edge; empty if unknown."""
+    d = tr.detail(event)
+    cycle, items = [str(n) for n in d["cycle"]], d.get("items") or []
+    xs, ys, text, where = [], [], [], []
+    for (a, b), item in zip(cycle_edges(cycle), items):
+        (ax, ay), (bx, by) = pos[a], pos[b]
+        length = math.dist(pos[a], pos[b]) or 1.0
+        right = ((by - ay) / length, -(bx - ax) / length)     # to the right of a -> b
+        xs.append((ax + bx) / 2 + right[0] * 0.06)
+        ys.append((ay + by) / 2 + right[1] * 0.06)
+        text.append(f"{a} wants {item}")
+        where.append(("middle right" if right[0] > 0 else "middle left") if abs(right[0]) > abs(right[1])
+                     else ("top center" if right[1] > 0 else "bottom center"))
+    return go.Scatter(x=xs, y=ys, mode="text", text=text, textposition=where, name="waits for",
+                      showlegend=False,
+                      textfont={"size": SMALL_FONT + 2, "color": VERMILLION}, hoverinfo="skip")
+
+
 def _nodes(g, pos, victims):
     nodes = list(g)
     return go.Scatter(
         x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text", name="nodes",
         text=[f"<b>{n}</b>" + ("<br>(victim)" if n in victims else "") for n in nodes],
         textposition="middle center", textfont={"size": SMALL_FONT + 2}, showlegend=False,
-        marker={"size": 84, "color": "white",
+        marker={"size": 100, "color": "white",
                 "line": {"color": [VERMILLION if n in victims else DARK for n in nodes],
                          "width": [7 if n in victims else 3 for n in nodes]}},
         hovertext=[f"{n} waits for " + ", ".join(g.successors(n)) for n in nodes], hoverinfo="text")

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import math
 
+from dataclasses import astuple
+
 import networkx as nx
+import numpy as np
 import plotly.graph_objects as go
 
+from sim.scenario import step_messages
+
 from . import trace as tr
-from .style import (DARK, DUPLICATE_COLOUR, FLOW_COLOURS, FLOW_LABELS, GREY, SMALL_FONT,
+from .style import (DARK, DUPLICATE_COLOUR, FLOW_COLOURS, FLOW_LABELS, SMALL_FONT,
                     STATUS_COLOURS, STATUS_SYMBOLS, VERMILLION, base_layout, fmt, legend_entry)
 
 MAX_FRAMES = 150
@@ -36,16 +41,18 @@ def positions(run: dict) -> dict:
     return pos
 
 
-def talk_graph(run: dict) -> nx.DiGraph:
+def talk_graph(run: dict, msgs: list | None = None) -> nx.DiGraph:
     """Who talks to whom: subscriptions (and, in orchestration, replies), plus messages seen."""
     g = nx.DiGraph()
-    publisher = {m.message: m.src for m in tr.messages(run) if not m.duplicate}
+    steps = [s["name"] for s in run.get("steps") or []] or list(run.get("services") or [])
+    publisher = {name: step for step in steps for name in astuple(step_messages(step))}
+    orchestrated = run.get("style") == "orchestration"
     for service, names in (run.get("subscriptions") or {}).items():
         for name in names:
-            src = tr.ORCHESTRATOR if run.get("style") == "orchestration" else publisher.get(name)
+            src = tr.ORCHESTRATOR if orchestrated and service != tr.ORCHESTRATOR else publisher.get(name)
             if src and src != service:
                 _add_message_edge(g, src, service, name)
-    for m in tr.messages(run):
+    for m in tr.messages(run) if msgs is None else msgs:
         if not m.duplicate and m.src != m.dst:
             _add_message_edge(g, m.src, m.dst, m.message)
     return g
@@ -63,7 +70,7 @@ def _lerp(a, b, f):
     return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
 
 
-def _arc(a, b, bend=0.18, n=12):
+def _arc(a, b, bend=0.3, n=16):
     """Points on a curve from a to b bulging to the right of the direction (so a->b and b->a part)."""
     mx, my = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
     dx, dy = b[0] - a[0], b[1] - a[1]
@@ -79,7 +86,7 @@ def _arc(a, b, bend=0.18, n=12):
 # ---------------------------------------------------------------- static traces
 
 
-def _static_traces(run, pos):
+def _static_traces(run, pos, msgs):
     ring = [n for n in pos if n != tr.BROKER]
     xs, ys = [], []
     for name in ring:
@@ -87,13 +94,13 @@ def _static_traces(run, pos):
         ys += [0.0, pos[name][1], None]
     spokes = go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#DDDDDD", "width": 6},
                         hoverinfo="skip", showlegend=False, name="spokes")
-    return [spokes] + _talk_traces(run, pos) + [_broker_trace()]
+    return [spokes] + _talk_traces(talk_graph(run, msgs), pos) + [_broker_trace()]
 
 
-def _talk_traces(run, pos):
+def _talk_traces(graph, pos):
     """Who-talks-to-whom as faint curved arrows, the message names in the hover text."""
     xs, ys, sizes, hover = [], [], [], []
-    for src, dst, data in sorted(talk_graph(run).edges(data=True)):
+    for src, dst, data in sorted(graph.edges(data=True)):
         if src not in pos or dst not in pos:
             continue
         pts = _arc(_shrink(pos[src], pos[dst]), _shrink(pos[dst], pos[src]))
@@ -120,20 +127,22 @@ def _shrink(a, b, by=0.16):
 
 def _broker_trace():
     return go.Scatter(x=[0.0], y=[0.0], mode="markers+text", text=["broker"], name="broker",
-                      textposition="bottom center", textfont={"size": SMALL_FONT + 2},
-                      marker={"symbol": "square", "size": 44, "color": "#EEEEEE",
+                      textposition="middle center", textfont={"size": SMALL_FONT},
+                      marker={"symbol": "square", "size": 64, "color": "#EEEEEE",
                               "line": {"color": DARK, "width": 2}},
                       hovertext=["broker: every message passes through it"], hoverinfo="text",
                       showlegend=False)
 
 
-def _legend_traces():
+def _legend_traces(many=False):
     out = [legend_entry(FLOW_LABELS[f], "messages", marker={"color": c, "size": 14})
            for f, c in FLOW_COLOURS.items()]
     out.append(legend_entry("duplicate copy", "messages",
                             marker={"color": DUPLICATE_COLOUR, "size": 14, "symbol": "diamond"}))
     out.append(legend_entry("dropped (lost)", "messages",
                             marker={"color": VERMILLION, "size": 16, "symbol": "x"}))
+    if many:
+        out.append(legend_entry("N on their way to a service", "messages", marker={"color": DARK, "size": 18}))
     out += [legend_entry(s, "service state", marker={"color": c, "size": 16, "symbol": STATUS_SYMBOLS[s],
                                                      "line": {"color": DARK, "width": 2}})
             for s, c in STATUS_COLOURS.items()]
@@ -151,14 +160,17 @@ class _Context:
         self.ring = [n for n in self.pos if n != tr.BROKER]
         self.msgs = tr.messages(run)
         self.hop = tr.hop_time(self.msgs)
-        self.intervals = tr.activity(run)
-        self.flash = tr.flash_time(self.intervals)
-        self.many = len(tr.saga_ids(run)) > 50
+        self.statuses = tr.Statuses(tr.activity(run))
+        self.flash = self.statuses.flash
+        self.dropped = [m for m in self.msgs if m.fate == "dropped"]
+        self.sent = np.array([m.sent for m in self.msgs])
+        self.end = np.array([math.inf if m.end is None else m.end for m in self.msgs])
+        self.many = len(tr.saga_ids(run)) > tr.BIG_RUN
 
 
 def _dynamic_traces(ctx, t):
     """Nodes, tokens, drop crosses and (for big runs) counts per spoke, at time t."""
-    flying = [m for m in ctx.msgs if m.in_flight(t)]
+    flying = [ctx.msgs[i] for i in np.flatnonzero((ctx.sent <= t) & (t < ctx.end))]
     aggregate = ctx.many or len(flying) > MAX_TOKENS
     return [_node_trace(ctx, t),
             _token_trace([] if aggregate else flying, ctx, t),
@@ -167,14 +179,17 @@ def _dynamic_traces(ctx, t):
 
 
 def _node_trace(ctx, t):
-    status = {n: tr.service_status(ctx.intervals, n, t, ctx.flash) for n in ctx.ring}
+    status = {n: ctx.statuses.at(n, t) for n in ctx.ring}
+    if ctx.many:
+        status = {n: s + (f" x{ctx.statuses.busy(n, t)}" if s in ("working", "compensating") else "")
+                  for n, s in status.items()}
     return go.Scatter(
         x=[ctx.pos[n][0] for n in ctx.ring], y=[ctx.pos[n][1] for n in ctx.ring],
         mode="markers+text", name="nodes", showlegend=False,
         text=[f"<b>{n}</b><br>{status[n]}" for n in ctx.ring], textposition="bottom center",
         textfont={"size": SMALL_FONT + 2},
-        marker={"size": 52, "color": [STATUS_COLOURS[status[n]] for n in ctx.ring],
-                "symbol": [STATUS_SYMBOLS[status[n]] for n in ctx.ring],
+        marker={"size": 52, "color": [STATUS_COLOURS[status[n].split()[0]] for n in ctx.ring],
+                "symbol": [STATUS_SYMBOLS[status[n].split()[0]] for n in ctx.ring],
                 "line": {"color": DARK, "width": 3}},
         hovertext=[f"{n}: {status[n]} at t={fmt(t)}" for n in ctx.ring], hoverinfo="text")
 
@@ -194,24 +209,46 @@ def token_position(m: tr.Message, t: float, pos: dict, hop: float) -> tuple:
 
 def _token_trace(flying, ctx, t):
     pts = [token_position(m, t, ctx.pos, ctx.hop) for m in flying]
-    pts = _spread(pts, [m.duplicate for m in flying])
+    copies = [m.duplicate and not m.redelivery for m in flying]
+    pts, text = _queue(flying, pts, ctx.pos)
+    pts = _spread(pts, copies)
     label = len(flying) <= MAX_TOKEN_LABELS
     return go.Scatter(
         x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers+text" if label else "markers",
         name="tokens", showlegend=False, customdata=[m.msg_id for m in flying],
-        text=[m.message for m in flying] if label else None, textposition="top center",
+        text=text if label else None, textposition=_text_side(pts),
         textfont={"size": SMALL_FONT},
-        marker={"size": [18 if m.duplicate else 16 for m in flying],
-                "color": [DUPLICATE_COLOUR if m.duplicate else FLOW_COLOURS[m.flow] for m in flying],
-                "symbol": ["diamond" if m.duplicate else "circle" for m in flying],
+        marker={"size": [18 if c else 16 for c in copies],
+                "color": [DUPLICATE_COLOUR if c else FLOW_COLOURS[m.flow] for m, c in zip(flying, copies)],
+                "symbol": ["diamond" if c else "circle" for c in copies],
                 "line": {"color": "white", "width": 1.5}},
         hovertext=[_token_hover(m) for m in flying], hoverinfo="text")
 
 
 def _token_hover(m):
-    copy = " (duplicate copy)" if m.duplicate else ""
+    copy = " (held for redelivery)" if m.redelivery else " (duplicate copy)" if m.duplicate else ""
     return (f"{m.message}{copy} #{m.msg_id}, saga {m.saga}<br>{m.src} -> broker -> {m.dst}"
             f"<br>{m.flow}, sent t={fmt(m.sent)}")
+
+
+def _queue(flying, pts, pos):
+    """Tokens waiting in the broker line up on their receiver's spoke; the first says how many."""
+    waiting = {}
+    for i, p in enumerate(pts):
+        if p == (0.0, 0.0):
+            waiting.setdefault(flying[i].dst, []).append(i)
+    pts, text = list(pts), [m.message for m in flying]
+    for dst, queue in waiting.items():
+        for k, i in enumerate(queue):
+            pts[i] = _lerp((0.0, 0.0), pos.get(dst, (0.0, 0.0)), min(0.24 + 0.085 * k, 0.64))
+            last = k == len(queue) - 1
+            text[i] = "" if not last else (text[i] if len(queue) == 1 else f"{len(queue)} waiting for {dst}")
+    return pts, text
+
+
+def _text_side(pts):
+    """Labels point away from the centre, so they do not cover the broker."""
+    return ["middle left" if x < -0.05 else "middle right" for x, _ in pts]
 
 
 def _spread(pts, duplicates, step=0.07):
@@ -233,11 +270,11 @@ def _spread(pts, duplicates, step=0.07):
 def _dropped_trace(ctx, t):
     """Messages dropped within the last moment, as crosses where they vanished."""
     window = max(2 * ctx.hop, ctx.flash / 2)
-    lost = [m for m in ctx.msgs if m.fate == "dropped" and m.end <= t < m.end + window]
+    lost = [m for m in ctx.dropped if m.end <= t < m.end + window]
     pts = [_lerp(ctx.pos.get(m.src, (0.0, 0.0)), (0.0, 0.0), 0.7) for m in lost]
     return go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers+text",
                       name="dropped", showlegend=False, customdata=[m.msg_id for m in lost],
-                      text=[f"{m.message} lost" for m in lost], textposition="middle left",
+                      text=[f"{m.message} lost" for m in lost], textposition="middle right",
                       textfont={"size": SMALL_FONT, "color": VERMILLION},
                       marker={"symbol": "x", "size": 22, "color": VERMILLION},
                       hovertext=[f"{m.message} #{m.msg_id} dropped by the broker at t={fmt(m.end)}"
@@ -254,8 +291,8 @@ def _count_trace(flying, ctx):
     return go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers+text",
                       name="counts", showlegend=False, customdata=[counts[n] for n in names],
                       text=[str(counts[n]) for n in names], textfont={"size": SMALL_FONT, "color": "white"},
-                      marker={"size": [min(16 + 2 * math.sqrt(counts[n]), 48) for n in names],
-                              "color": GREY},
+                      marker={"size": [min(30 + 2 * math.sqrt(counts[n]), 56) for n in names],
+                              "color": DARK},
                       hovertext=[f"{counts[n]} messages on their way to {n}" for n in names],
                       hoverinfo="text")
 
@@ -264,8 +301,8 @@ def _count_trace(flying, ctx):
 
 
 def _figure(run, ctx, t, title):
-    statics = _static_traces(run, ctx.pos)
-    fig = go.Figure(statics + _dynamic_traces(ctx, t) + _legend_traces())
+    statics = _static_traces(run, ctx.pos, ctx.msgs)
+    fig = go.Figure(statics + _dynamic_traces(ctx, t) + _legend_traces(ctx.many))
     base_layout(fig, title, height=640, hovermode="closest")
     fig.update_xaxes(visible=False, range=[-1.75, 1.75])
     fig.update_yaxes(visible=False, range=[-1.5, 1.45], scaleanchor="x", scaleratio=1)
@@ -314,4 +351,4 @@ def _slider(times):
                                   "transition": {"duration": 0}}]} for i, t in enumerate(times)]
     return {"active": 0, "x": 0.16, "len": 0.84, "y": -0.02, "yanchor": "top", "steps": steps,
             "currentvalue": {"prefix": "t = ", "font": {"size": SMALL_FONT + 2}},
-            "font": {"size": 10}, "pad": {"t": 10}}
+            "font": {"size": SMALL_FONT, "color": "rgba(0,0,0,0)"}, "pad": {"t": 10}}   # t shows above
