@@ -1042,15 +1042,17 @@ class Orchestrator:
         sim.m["saga_log_records"] += 1
         if sim.keep:
             d = {"state": state}
-            for k, v in fields.items():
-                if k == "cmd":
-                    d["message"] = v.name
-                    d["msg_id"] = v.id
-                elif k == "step":
-                    d["step"] = sim.steps[v].name
-                else:
-                    d[k] = v
-            sim.emit("saga_log", saga, self.name, d)
+            if fields:
+                step = fields.get("step")
+                if step is not None:
+                    d["step"] = sim.steps[step].name
+                cmd = fields.get("cmd")
+                if cmd is not None:
+                    d["message"] = cmd.name
+                    d["msg_id"] = cmd.id
+                if len(fields) > (step is not None) + (cmd is not None):
+                    d.update((k, v) for k, v in fields.items() if k not in ("step", "cmd"))
+            sim.events.append((sim.env.now, "saga_log", saga, "orchestrator", None, None, None, None, d))
         self._apply(rec)
 
     def _apply(self, rec):
