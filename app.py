@@ -1,0 +1,51 @@
+"""The saga simulator in the browser: pick a scenario, play it, inject failures, compare the styles.
+
+    streamlit run app.py
+
+Thin on purpose: widgets -> session state -> cached runs -> figures. The parts
+live in ``ui/``; the model in ``sim/``; the figures in ``viz/``.
+"""
+import streamlit as st
+
+from ui import author, loadview, play, runs, sidebar, state
+from ui.safe import guard
+
+st.set_page_config(page_title="Saga simulator", page_icon=":material/sync_alt:", layout="wide")
+
+# less empty space above the title (still below the 3.75rem header, which takes the clicks)
+st.html("<style>.stMainBlockContainer {padding-top: 4.5rem;}</style>")
+
+VIEWS = {"play": ":material/play_circle: Play", "author": ":material/edit_document: Edit & files"}
+
+entries, broken = runs.library()
+state.init(entries)
+for notice in st.session_state.notices:
+    st.warning(notice)
+st.session_state.notices = []
+scenario = state.current_scenario(entries)
+text, source = state.scenario_text(entries)
+sidebar.render(entries, broken, scenario)
+
+head = st.columns([4, 1.3], vertical_alignment="top")
+st.session_state.w_view = st.session_state.view
+head[1].segmented_control("View", list(VIEWS), key="w_view", format_func=VIEWS.get, required=True,
+                          label_visibility="collapsed", width="stretch",
+                          on_change=lambda: st.session_state.update(view=st.session_state.w_view, playing=False))
+
+if st.session_state.view == "author":
+    with guard("The editor"):
+        summary = not isinstance(scenario, str) and runs.is_load(scenario)    # the load view's runs: no events
+        author.view(scenario, text, source, play.shown_runs(text, source, keep_events=not summary))
+elif st.session_state.replay:
+    head[0].markdown(f"### Replay: {sidebar.md(st.session_state.replay['name'])}")
+    play.view(scenario, text, source)
+elif isinstance(scenario, str):
+    st.error(scenario)
+else:
+    with head[0]:
+        sidebar.story(scenario)
+    with guard("The run"):
+        if runs.is_load(scenario):
+            loadview.view(scenario, text, source)
+        else:
+            play.view(scenario, text, source)

@@ -1,0 +1,141 @@
+"""The "Edit & files" view: write a scenario in YAML and run it; upload and download
+scenarios; download a run as JSON or Mermaid; load a run file back and replay it.
+
+Every problem is one line (the validator's own message) shown under the input
+that caused it; nothing half-valid runs.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import replay, runs, state
+
+EDITED = "edited scenario"
+MAX_UPLOAD_BYTES = 1_000_000
+CHEAT_SHEET = """\
+**Required:** `name` (kebab-case), `customers` (`{alice: {balance: 100}}`), `stock` (`{widget: 5}`),
+and `orders` (a list of `{customer, item, qty, price, at}`) or `load` (`{count: 5000, every: 0.5}`).
+
+**Optional:** `title`, `summary`, `learning_goal`, `watch`, `source`, `style`, `seed`,
+`steps` (default `[order, payment, inventory]`), `timing` (`service_time`, `network_delay`, `timeout`,
+`max_retries`, `backoff`, `jitter`, `horizon`, `capacity`), `idempotent`, `faults`, `expect`.
+
+**Faults:** `{target: payment, kind: fail, saga: 1}`; kinds `fail`, `compensation_fail`, `crash`
+(`recover_after`), `slow` (`by`), and for `target: broker`: `drop`, `duplicate`, `delay` (`message`, `by`).
+Every fault takes `at`.
+"""
+
+
+def ss():
+    return st.session_state
+
+
+def _follow_scenario(text: str) -> None:
+    """Load the scenario on screen into the editor when the scenario changed (not while the user edits)."""
+    tid = runs.text_id(text)
+    if ss().get("_editor_for") != tid:
+        ss().w_yaml = text
+        ss()._editor_for = tid
+
+
+def _run_edit() -> None:
+    text = ss().w_yaml
+    scenario = runs.parse(text, EDITED)
+    if isinstance(scenario, str):
+        return                              # the inline error under the editor says why
+    state.use_custom(text, EDITED)
+    ss()._editor_for = runs.text_id(text)
+    ss().view = "play"
+    ss()._ran = scenario.title
+
+
+def _revert(text: str) -> None:
+    ss().w_yaml = text
+
+
+def _upload_scenario() -> None:
+    file = ss().get("w_upload")
+    ss()._upload_error = None
+    if file is None:
+        return
+    raw = file.getvalue()
+    if len(raw) > MAX_UPLOAD_BYTES:
+        ss()._upload_error = f"{file.name}: is {len(raw):,} bytes; a scenario file may have at most " \
+                             f"{MAX_UPLOAD_BYTES:,}"
+        return
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        ss()._upload_error = f"{file.name}: is not UTF-8 text (a scenario is a YAML file)"
+        return
+    problem = runs.parse(text, file.name)
+    if isinstance(problem, str):
+        ss()._upload_error = problem
+        return
+    ss().w_yaml = text
+    ss()._uploaded = file.name
+
+
+def _load_run() -> None:
+    file = ss().get("w_run_file")
+    ss()._run_file_error = None
+    if file is None:
+        return
+    result = replay.read_run_file(file.getvalue(), file.name)
+    if isinstance(result, str):
+        ss()._run_file_error = result
+        return
+    name, found = result
+    ss().replay = {"file": file.name, "name": name, "runs": found,
+                   "id": runs.text_id(file.getvalue().decode("utf-8", "replace"))}
+    ss().t = 0.0
+    ss().playing = False
+    ss().view = "play"
+
+
+def view(scenario, text: str, source: str, shown: list) -> None:
+    _follow_scenario(text)
+    st.html("<style>.stTextArea textarea {font-family: 'Source Code Pro', monospace; font-size: 15px;}</style>")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Edit the scenario")
+        st.caption(f"Starts from {source}. Change anything, then press Run; errors show here, one line each.")
+        st.text_area("Scenario YAML", key="w_yaml", height=460, label_visibility="collapsed")
+        checked = runs.parse(ss().w_yaml, EDITED)
+        if isinstance(checked, str):
+            st.error(checked)
+        else:
+            st.success(f"Valid: {checked.title}, {checked.saga_count:,} saga(s), steps "
+                       f"{' → '.join(checked.services)}.")
+        c = st.columns(3)
+        c[0].button("Run this scenario", key="run_edit", type="primary", on_click=_run_edit,
+                    icon=":material/play_arrow:", disabled=isinstance(checked, str), width="stretch")
+        c[1].download_button("Download", data=ss().w_yaml.encode("utf-8"), icon=":material/download:",
+                             file_name=f"{getattr(checked, 'name', 'scenario')}.yaml", mime="text/yaml",
+                             on_click="ignore", width="stretch", key="download_yaml", help="Save this YAML as a file.")
+        c[2].button("Revert", key="revert_edit", icon=":material/undo:", on_click=_revert, args=(text,),
+                    width="stretch", help="Throw the edits away: back to the scenario on screen.")
+        with st.expander("What a scenario can say"):
+            st.markdown(CHEAT_SHEET)
+    with right:
+        st.subheader("Files")
+        st.file_uploader("Open a scenario file (.yaml, at most 1 MB)", type=["yaml", "yml"], key="w_upload",
+                         on_change=_upload_scenario, max_upload_size=1)
+        if ss().get("_upload_error"):
+            st.error(ss()._upload_error)
+        elif ss().pop("_uploaded", None):
+            st.success("Loaded into the editor: check it and press Run.")
+        name = getattr(scenario, "name", "scenario")
+        st.markdown("**Download the run on screen**")
+        d = st.columns(2)
+        d[0].download_button("Run as JSON", data=lambda: replay.export(name, text, shown), icon=":material/download:",
+                             file_name=f"{name}-run.json", mime="application/json", on_click="ignore",
+                             width="stretch", key="download_json", disabled=not shown,
+                             help="The runs on screen (contract 4's JSON); Replay loads it back.")
+        d[1].download_button("Mermaid", data=lambda: replay.mermaid(shown), icon=":material/download:",
+                             file_name=f"{name}.mmd", mime="text/plain", on_click="ignore", width="stretch",
+                             key="download_mermaid", disabled=not shown, help="The sequence diagrams as Mermaid text.")
+        st.file_uploader("Replay a downloaded run (.json, at most 20 MB)", type=["json"], key="w_run_file",
+                         on_change=_load_run, max_upload_size=20)
+        if ss().get("_run_file_error"):
+            st.error(ss()._run_file_error)

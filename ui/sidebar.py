@@ -1,0 +1,70 @@
+"""The left column (the scenario library, the style, the seed, sharing) and the scenario's story."""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import state
+from .stage import md, prose
+
+HOW_TO = ("**How to use:** press **:material/play_arrow: Play** and watch the messages travel; **Back** and "
+          "**Next** step one moment, the slider jumps anywhere. Instructors: inject a failure in the panel below "
+          "while it plays, and watch the compensations travel back.")
+
+
+def ss():
+    return st.session_state
+
+
+def _pick() -> None:
+    state.choose_scenario(ss().w_scenario)
+
+
+def _style() -> None:
+    ss().style = ss().w_style
+
+
+def _seed() -> None:
+    ss().seed = int(ss().w_seed)
+
+
+def render(entries, broken, scenario) -> None:
+    with st.sidebar:
+        st.markdown("## :material/sync_alt: Saga simulator")
+        st.caption("A saga keeps data consistent across services without a global transaction: each step "
+                   "is a local transaction, and a failure is undone by compensations.")
+        options = [e.name for e in entries] + ([state.CUSTOM] if ss().custom else [])
+        titles = {e.name: e.title for e in entries}
+        titles[state.CUSTOM] = "✏️ Your edited scenario"
+        ss().w_scenario = ss().scenario if ss().scenario in options else (options[0] if options else None)
+        st.radio(f"Scenario library ({len(entries)})", options, key="w_scenario",
+                 format_func=lambda n: titles.get(n, n), on_change=_pick,
+                 help="Each scenario tells a short story; its whole story and learning goal show on the right.")
+        ss().w_style = ss().style
+        st.segmented_control("Style", list(state.STYLES), key="w_style", format_func=state.STYLES.get,
+                             required=True, on_change=_style, width="stretch",
+                             help="Choreography: services react to each other's events. Orchestration: "
+                                  "one orchestrator commands each service. Side by side: both on one clock.")
+        default_seed = getattr(scenario, "seed", 1)
+        ss().w_seed = ss().seed if ss().seed is not None else default_seed
+        st.number_input("Seed", min_value=0, max_value=2**31, step=1, key="w_seed", on_change=_seed,
+                        disabled=bool(ss().replay),
+                        help="Only matters with timing jitter or faults that strike with a probability."
+                             + (" A replayed run keeps the seed it was recorded with." if ss().replay else ""))
+        st.caption(":material/link: **Share:** the address bar always holds the scenario, style, seed and faults "
+                   "on screen; copy it to hand out this exact situation.")
+        for problem in broken:
+            st.warning(f"Not in the library: {problem}")
+
+
+def story(scenario) -> None:
+    """The scenario's title and story; its learning goal and what to watch in a panel the learner can fold."""
+    st.markdown(f"### {md(scenario.title)}")
+    if scenario.summary:
+        st.markdown(prose(scenario.summary) + (f" :gray[({md(scenario.source)})]" if scenario.source else ""))
+    parts = [(":material/flag: Learning goal", scenario.learning_goal),
+             (":material/visibility: What to watch", scenario.watch)]
+    parts = [p for p in parts if p[1]]
+    if parts:
+        with st.expander("Learning goal and what to watch", expanded=True, icon=":material/school:"):
+            for col, (label, text) in zip(st.columns(len(parts)), parts):
+                col.markdown(f"**{label}:** {prose(text)}")

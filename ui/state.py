@@ -1,0 +1,142 @@
+"""One browser session's state, and the link that reproduces it.
+
+Everything a session can change lives in ``st.session_state`` under the keys
+below (never in a module global): the scenario, the style, the seed, the
+injected faults, the clock. ``init`` fills it once per session, from the URL
+when the link carries a situation; ``sync_url`` writes the situation back, so
+the address bar is always a link to exactly what is on screen.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import runs
+
+CUSTOM = "custom"                     # the scenario name while an edited or uploaded scenario is shown
+STYLES = {"both": "Side by side", "choreography": "Choreography", "orchestration": "Orchestration"}
+URL_STYLES = {"both": "both", "side-by-side": "both", "choreography": "choreography",
+              "orchestration": "orchestration"}
+DEFAULTS = {"view": "play", "style": "both", "seed": None, "faults": [], "t": 0.0, "playing": False,
+            "speed": 1.0, "custom": None, "replay": None, "notices": []}
+
+
+def ss():
+    return st.session_state
+
+
+def init(entries) -> None:
+    """Fill the session's state once: defaults, then whatever the URL asks for."""
+    state = ss()
+    if state.get("ready"):
+        return
+    for key, value in DEFAULTS.items():
+        state.setdefault(key, list(value) if isinstance(value, list) else value)
+    state.scenario = runs.default_name(entries)
+    _read_url(entries)
+    state.ready = True
+
+
+def _read_url(entries) -> None:
+    state, params, notices = ss(), st.query_params, ss().notices
+    names = {e.name for e in entries}
+    wanted = params.get("scenario")
+    if wanted == CUSTOM:
+        notices.append("The link was made with an edited scenario, which a link cannot carry (share the file: "
+                       f"Edit & files, Download). Showing {state.scenario!r} instead, without the link's faults.")
+        return
+    if wanted:
+        if wanted in names:
+            state.scenario = wanted
+        else:
+            notices.append(f"The link asks for scenario {wanted!r}, which is not in the library; "
+                           f"showing {state.scenario!r} instead.")
+    style = params.get("style")
+    if style:
+        if style in URL_STYLES:
+            state.style = URL_STYLES[style]
+        else:
+            notices.append(f"The link asks for style {style!r}; styles are choreography, orchestration "
+                           "or both. Showing both side by side.")
+    seed = params.get("seed")
+    if seed:
+        try:
+            state.seed = int(seed)
+        except ValueError:
+            notices.append(f"The link's seed {seed!r} is not a whole number; using the scenario's seed.")
+    specs = params.get_all("fault")
+    scenario = current_scenario(entries)
+    for spec in specs:
+        problem = runs.check_fault(spec, scenario) if not isinstance(scenario, str) else None
+        if problem:
+            notices.append(f"Left out a fault from the link: {problem}")
+        elif spec not in state.faults:
+            state.faults.append(spec)
+
+
+def scenario_text(entries) -> tuple:
+    """(text, source) of the scenario on screen."""
+    state = ss()
+    if state.scenario == CUSTOM and state.custom:
+        return state.custom["text"], state.custom["source"]
+    for e in entries:
+        if e.name == state.scenario:
+            return e.text, e.source
+    return "", "<no scenario>"
+
+
+def current_scenario(entries):
+    """The Scenario on screen, or a one-line message saying why there is none."""
+    text, source = scenario_text(entries)
+    if not text:
+        return "The scenario library is empty: add a scenario file to scenarios/ or write one in Edit & files."
+    return runs.parse(text, source)
+
+
+def choose_scenario(name: str) -> None:
+    """Switch to another library scenario: a fresh start (its own seed, no faults, t = 0)."""
+    state = ss()
+    state.scenario = name
+    restart()
+
+
+def use_custom(text: str, source: str) -> None:
+    """Show an edited or uploaded scenario instead of the library's."""
+    state = ss()
+    state.custom = {"text": text, "source": source}
+    state.scenario = CUSTOM
+    restart()
+
+
+def restart() -> None:
+    """Back to t = 0 with no injected faults and the scenario's own seed."""
+    state = ss()
+    state.faults = []
+    state.seed = None
+    state.t = 0.0
+    state.playing = False
+    state.replay = None
+
+
+def shown_styles() -> tuple:
+    style = ss().style
+    return ("choreography", "orchestration") if style == "both" else (style,)
+
+
+def url_params() -> dict:
+    """The situation on screen as query parameters (scenario, style, seed, faults)."""
+    state = ss()
+    params = {"style": state.style, "scenario": state.scenario}
+    if state.seed is not None:
+        params["seed"] = str(state.seed)
+    if state.faults:
+        params["fault"] = list(state.faults)
+    return params
+
+
+def sync_url() -> None:
+    """Write the situation to the address bar (only when it changed, so the URL does not flicker)."""
+    wanted = url_params()
+    current = {k: (st.query_params.get_all(k) if k == "fault" else st.query_params.get(k))
+               for k in st.query_params}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
