@@ -12,10 +12,6 @@ import streamlit as st
 
 import viz
 
-try:                                    # the cheap "now" line on a cached figure (viz.style is viz's own module)
-    from viz.style import add_now
-except ImportError:                     # pragma: no cover - then every frame asks viz for the whole figure
-    add_now = None
 
 # which way the "now" line runs in each figure: a time axis across (x) or down (y)
 NOW_AXIS = {"sequence": "y", "timeline": "x", "saga_log": "x", "state": "x"}
@@ -48,10 +44,8 @@ def detail_keys(run: dict) -> list:
 def detail_at(run_key: tuple, run: dict, which: str, t: float) -> go.Figure:
     """Figure ``which`` of the run with a "now" line at ``t``."""
     axis = NOW_AXIS.get(which)
-    if axis and add_now is None:
-        return viz.figure(run, which, now=t)
     fig = _light(_figure_json(run_key, which, run))
-    return add_now(fig, t, axis) if axis else fig
+    return viz.add_now(fig, t, axis) if axis else fig
 
 
 def topology_at(run_key: tuple, run: dict, t: float) -> go.Figure:
