@@ -124,6 +124,7 @@ class Scenario:
     idempotent: bool = True
     isolation: str = "none"
     faults: tuple = ()
+    lesson: int | None = None      # place in the curriculum (the library is listed in this order)
     expect: dict = field(default=None, compare=False, hash=False)
     path: str = field(default="", compare=False, hash=False)
 
@@ -297,7 +298,7 @@ class _Validator:
             self.fail(None, "is empty; a scenario needs at least name, customers, stock and orders")
         if not isinstance(data, dict):
             self.fail(None, f"must be a mapping of fields (name, steps, orders, ...), got {_kind(data)}")
-        allowed = {"name", "title", "summary", "learning_goal", "watch", "source", "style", "seed",
+        allowed = {"name", "lesson", "title", "summary", "learning_goal", "watch", "source", "style", "seed",
                    "steps", "customers", "stock", "orders", "load", "timing", "idempotent",
                    "isolation", "faults", "expect"}
         self.known_keys(data, allowed, "")
@@ -339,6 +340,8 @@ class _Validator:
             learning_goal=self.text(data.get("learning_goal"), "learning_goal"),
             watch=self.text(data.get("watch"), "watch"),
             source=self.text(data.get("source"), "source"),
+            lesson=None if data.get("lesson") is None else self.number(
+                data["lesson"], "lesson", integer=True, minimum=1, maximum=10_000),
             style=style, seed=seed, timing=timing, idempotent=idempotent, isolation=isolation,
             faults=faults, path=self.source)
         if sc.horizon > MAX_HORIZON:

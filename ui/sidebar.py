@@ -33,8 +33,8 @@ def render(entries, broken, scenario) -> None:
         st.caption("A saga keeps data consistent across services without a global transaction: each step "
                    "is a local transaction, and a failure is undone by compensations.")
         options = [e.name for e in entries] + ([state.CUSTOM] if ss().custom else [])
-        titles = {e.name: e.title for e in entries}
-        titles[state.CUSTOM] = "✏️ Your edited scenario"
+        titles = {e.name: f"{i}. {e.title}" for i, e in enumerate(entries, 1)}   # curriculum order
+        titles[state.CUSTOM] = "Your edited scenario (from Edit & files)"
         ss().w_scenario = ss().scenario if ss().scenario in options else (options[0] if options else None)
         st.radio(f"Scenario library ({len(entries)})", options, key="w_scenario",
                  format_func=lambda n: titles.get(n, n), on_change=_pick,
