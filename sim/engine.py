@@ -261,7 +261,9 @@ class Sim:
         if before is not None:
             if before == "deadlocked" and outcome == "compensated":
                 self.rolled_back.add(saga)
-            if before != "stuck" or outcome == "stuck":
+            # stuck may heal into an ending; a deadlocked saga whose rollback fails is stuck
+            healed = before == "stuck" and outcome != "stuck"
+            if not (healed or (before == "deadlocked" and outcome == "stuck")):
                 return False
         self.outcome[saga] = outcome
         self.ended[saga] = self.env.now
@@ -283,21 +285,45 @@ class Sim:
     def _wire_choreography(self):
         """Who listens to what: the subscriptions nobody can see in one place."""
         subs = {}                      # event name -> [(service, role)]
+
+        def listen(event, service, role):
+            if (service, role) not in subs.setdefault(event, []):
+                subs[event].append((service, role))
+
         steps = self.steps
         for s in steps:
             for ev in s.waits_for:
-                subs.setdefault(ev, []).append((s.name, "wait"))
+                listen(ev, s.name, "wait")
         # failures travel backwards: each service listens for the failure and the
         # compensation of the step after it
         for i, s in enumerate(steps[:-1]):
             nxt = steps[i + 1].messages
-            subs.setdefault(nxt.failed, []).append((s.name, "undo"))
-            subs.setdefault(nxt.undone, []).append((s.name, "undo"))
-        # the order service approves when every sink step has succeeded
+            listen(nxt.failed, s.name, "undo")
+            listen(nxt.undone, s.name, "undo")
+        # ... and for those of every step that waits for it (the same, on the default chain)
+        publisher_of = {s.messages.done: s.name for s in steps}
+        for s in steps:
+            for ev in s.waits_for:
+                listen(s.messages.failed, publisher_of[ev], "undo")
+                listen(s.messages.undone, publisher_of[ev], "undo")
+        # steps that run side by side (neither waits, even indirectly, for the other)
+        # also listen for each other's failure: nothing else would tell them
+        g = nx.DiGraph()
+        publisher = {s.messages.done: s.name for s in steps}
+        for s in steps:
+            g.add_node(s.name)
+            g.add_edges_from((s.name, publisher[ev]) for ev in s.waits_for)
+        for a in steps[1:]:
+            for b in steps[1:]:
+                if a is not b and b.type != "retriable" and not nx.has_path(g, a.name, b.name) \
+                        and not nx.has_path(g, b.name, a.name):
+                    listen(b.messages.failed, a.name, "undo")
+        # the order service approves when every last step (one nobody waits for) has succeeded
         waited = {ev for s in steps for ev in s.waits_for}
-        self.sinks = tuple(s.messages.done for s in steps if s.messages.done not in waited)
+        sinks = tuple(s.messages.done for s in steps[1:] if s.messages.done not in waited)
+        self.sinks = sinks or (steps[-1].messages.done,)
         for ev in self.sinks:
-            subs.setdefault(ev, []).append(("order", "approve"))
+            listen(ev, "order", "approve")
         self.subs = subs
 
     def subscriptions(self):
@@ -740,10 +766,20 @@ class Participant:
                 return
             if st.status is None:
                 st.status = "cancelled"
+            if self.is_order:
+                sim.order_state[saga] = "REJECTED"      # an order the customer asked for, now refused
             sim.emit("compensation_succeeded", saga, self.name,
                      {"step": step.index + 1, "noop": True,
                       "reason": "the step never took effect here; a late request for it will be refused"})
             self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION, {"noop": True}))
+            return
+        if st.status == "compensating" and job.op == "undo":
+            # one compensation of this saga is already running here: never two at once
+            sim.m["duplicates_ignored"] += 1
+            sim.emit("duplicate_ignored", saga, self.name,
+                     {"message": job.name, "msg_id": job.id,
+                      "reason": "a compensation of this saga is already in progress here"})
+            self._finish(job, None, remember=False)
             return
         st.status = "compensating"
         st.because = because
@@ -919,7 +955,12 @@ class LockTable:
         sim.emit("lock_waiting", saga, svc.name, {"item": item, "holder": h})
         self.waiting.setdefault(item, deque()).append((saga, resume))
         self.blocked[saga] = item
-        self.graph.add_edge(saga, h)
+        self._wait_for(saga, h, svc.name)
+
+    def _wait_for(self, saga, holder, service):
+        """Saga ``saga`` waits for ``holder``: add the edge, and break a cycle if it closes one."""
+        sim = self.sim
+        self.graph.add_edge(saga, holder)
         try:
             cycle = [u for u, _ in nx.find_cycle(self.graph, saga)]
         except nx.NetworkXNoCycle:
@@ -931,7 +972,7 @@ class LockTable:
         names = [f"saga {s}" for s in cycle]
         why = (f"{' -> '.join(names + [names[0]])}: each holds a lock the next one waits for; saga {victim} "
                "is the youngest, so it is compensated and retried after a backoff")
-        sim.emit("deadlock_detected", victim, svc.name,
+        sim.emit("deadlock_detected", victim, service,
                  {"cycle": names, "victim": f"saga {victim}", "reason": why,
                   "items": [self.blocked.get(s) for s in cycle]})
         sim.victims.add(victim)
@@ -985,6 +1026,10 @@ class LockTable:
             self._acquire(item, s)
             svc, s, msg, fail, per_item, epoch, items, k = resume
             self.sim.later(per_item, self._next, svc, s, msg, fail, per_item, epoch, items, k + 1)
+            # the others waiting for this item now wait for its new holder
+            for w, _ in list(q):
+                if w in self.blocked and w != s and self.blocked[w] == item:
+                    self._wait_for(w, s, svc.name)
 
     def release_all(self, saga):
         for item in list(self.held_by.get(saga, ())):

@@ -8,12 +8,26 @@ class SagaInputError(ValueError):
     problem, e.g. ``scenarios/x.yaml: timing.timeout: must be a number > 0, got 'abc'``.
     """
 
+    MAX_NAME = 10_000      # where: a file name, a field path, a fault spec
+    MAX_REASON = 600       # what: may quote a value, which is cut short
+
     def __init__(self, message, source=None, field=None):
-        self.source = source
-        self.field = field
-        self.reason = message
-        parts = [p for p in (source, field) if p]
-        super().__init__(": ".join(parts + [message]))
+        self.source = _one_line(source, self.MAX_NAME)
+        self.field = _one_line(field, self.MAX_NAME)
+        self.reason = _one_line(message, self.MAX_REASON)
+        parts = [p for p in (self.source, self.field) if p]
+        super().__init__(": ".join(parts + [self.reason]))
+
+
+def _one_line(text, limit):
+    """User text goes into messages: keep it on one line (control and line-break
+    characters shown escaped, like ``\\n``) and short."""
+    if text is None:
+        return None
+    text = str(text)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 class ScenarioError(SagaInputError):

@@ -108,7 +108,13 @@ def _as_number(value, key, where, *, integer=False, minimum=0.0, strict=False, m
             value = float(value.strip())
         except ValueError:
             raise FaultError(f"{key} must be a number, got {value!r}", where) from None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not isinstance(value, (int, float)):
+        raise FaultError(f"{key} must be a number, got {value!r}", where)
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        raise FaultError(f"{key} must be a number of sensible size (at most {maximum:g})", where) from None
+    if not finite:
         raise FaultError(f"{key} must be a number, got {value!r}", where)
     if integer:
         if float(value) != int(value):
@@ -126,6 +132,9 @@ def fault_from_mapping(data, where="fault") -> Fault:
     """Validate a mapping (from YAML, the CLI or the app) into a Fault."""
     if not isinstance(data, dict):
         raise FaultError(f"must be a mapping like {{target: payment, kind: fail}}, got {data!r}", where)
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise FaultError(f"option names must be text, got {bad[0]!r}", where)
     target = data.get("target")
     kind = data.get("kind")
     if not isinstance(target, str) or not target.strip():
@@ -142,8 +151,9 @@ def fault_from_mapping(data, where="fault") -> Fault:
     allowed = _KEYS[kind]
     extra = sorted(set(data) - allowed - {"target", "kind"})
     if extra:
-        raise FaultError(f"'{kind}' does not take {', '.join(extra)} (it takes {', '.join(sorted(allowed))})", where)
-    missing = sorted(_REQUIRED.get(kind, set()) - set(data))
+        raise FaultError(f"'{kind}' does not take this option (it takes {', '.join(sorted(allowed))})",
+                         where, extra[0])
+    missing = sorted(k for k in _REQUIRED.get(kind, ()) if data.get(k) is None)
     if missing:
         raise FaultError(f"'{kind}' needs {', '.join(k + '=' for k in missing)}", where)
     kw = {}

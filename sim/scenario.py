@@ -195,7 +195,22 @@ class Scenario:
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """safe_load that refuses anchors and aliases (no 'billion laughs')."""
+    """safe_load that refuses anchors and aliases (no 'billion laughs') and repeated keys."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:
+                raise ScenarioError(f"line {key_node.start_mark.line + 1}: a mapping key must be text "
+                                    "or a number") from None
+            if repeated:
+                raise ScenarioError(f"line {key_node.start_mark.line + 1}: {key!r} is given twice "
+                                    "(the second would silently win)")
+        return super().construct_mapping(node, deep)
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -248,7 +263,7 @@ def scenario_from_mapping(data, source="<scenario>") -> Scenario:
     try:
         return v.scenario(data)
     except FaultError as e:
-        raise ScenarioError(e.reason, source, e.source) from None
+        raise ScenarioError(e.reason, source, f"{e.source}.{e.field}" if e.field else e.source) from None
 
 
 class _Validator:
@@ -262,8 +277,12 @@ class _Validator:
     def number(self, value, fld, *, minimum=0.0, strict=False, integer=False, maximum=MAX_HORIZON):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(fld, f"must be a number, got {value!r}")
-        if not math.isfinite(value):
-            self.fail(fld, f"must be a finite number, got {value!r}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:
+            finite = False
+        if not finite:
+            self.fail(fld, f"must be a finite number of sensible size (at most {maximum:g})")
         if integer and float(value) != int(value):
             self.fail(fld, f"must be a whole number, got {value!r}")
         if value < minimum or (strict and value == minimum):
@@ -426,6 +445,8 @@ class _Validator:
                 if not isinstance(waits, list) or not waits:
                     self.fail(f"{fld}.waits_for", f"must be a non-empty list of event names, got {_kind(waits)}")
                 for ev in waits:
+                    if not isinstance(ev, str):
+                        self.fail(f"{fld}.waits_for", f"must list event names (text), got {ev!r}")
                     if ev not in done_events:
                         self.fail(f"{fld}.waits_for", f"{ev!r} is not an event any step publishes "
                                                       f"(events: {', '.join(done_events)})")

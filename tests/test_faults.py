@@ -333,7 +333,7 @@ def test_every_contract_fault_parses_and_round_trips(spec):
     ("payment", "TARGET:KIND"), ("payment:explode", "kind must be one of"), ("payment:fail:saga=x", "saga"),
     ("payment:fail:saga=0", "saga must be >= 1"), ("broker:fail", "broker cannot"),
     ("payment:drop", "broker fault"), ("payment:slow", "needs by="), ("payment:crash:at=inf", "at"),
-    ("payment:fail:times=2,probability=0.5", "not both"), ("payment:fail:colour=red", "does not take colour"),
+    ("payment:fail:times=2,probability=0.5", "not both"), ("payment:fail:colour=red", "colour: 'fail' does not take this option"),
     ("payment:fail:saga", "key=value"), ("broker:drop:count=-1", "count must be >= 1"),
     ("payment:fail:probability=2", "at most 1")])
 def test_malformed_faults_are_refused_with_one_clear_line(spec, words):
