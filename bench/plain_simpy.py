@@ -1,21 +1,23 @@
 """The floor: the happy-path saga written as plainly as SimPy allows.
 
-No state, no broker, no trace, no faults: just the timing of the three steps
+No state, no broker, no trace, no faults: only the timing of the three steps
 (order, payment, inventory; service_time 1.0, network_delay 0.2) for orders
-arriving every 0.5. The bench compares our engine against these two models.
+arriving every 0.5. ``bench/bench.py`` compares our engine with these models.
 
 - ``choreography(n)``: a chain of ``simpy.Store``s, one process per service
-  consuming its store. Each hop is a network delay then the service's time.
-  The customer's request reaches the order service from outside (no hop);
-  StockReserved goes back to the order service, which approves.
-- ``orchestration(n)``: one process per saga that, for each of the three steps
-  and then the approval, sends a command into the service's store and awaits
-  the reply: command hop, service time, reply hop. One process per service
-  serves its store.
+  consuming its store. The customer's request reaches the order service from
+  outside (no hop); each later hop (OrderCreated to payment, PaymentCompleted
+  to inventory, StockReserved back to the order service, which approves) is a
+  network delay, then the service time. Services have unlimited workers, as in
+  the engine: the consumer hands each message to a timer instead of waiting.
+- ``orchestration(n)``: one process per saga awaiting four replies (create,
+  charge, reserve, approve). Each is a command hop (a timeout), the service
+  (one process per service consumes its store and answers after the service
+  time), and the reply hop (a timeout).
 
-Both are run to completion and return the number of sagas that finished and
-the simulation time of the last one's end (the engine gives 3.6 time units for
-one choreography saga and 5.6 for one orchestration saga on this timing).
+Both give the engine's simulated times: one saga takes 4.6 time units in
+choreography and 5.6 in orchestration; ``n`` sagas end at (n-1)*0.5 plus that.
+``VARIANTS`` adds two other plain shapes for reference (``python bench/plain_simpy.py``).
 """
 from __future__ import annotations
 
@@ -28,30 +30,43 @@ EVERY = 0.5
 
 def choreography(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
                  delay: float = NETWORK_DELAY):
-    """n sagas through a chain of Stores: order -> payment -> inventory -> order (approve)."""
+    """n sagas through a chain of Stores: order -> payment -> inventory -> order (approve).
+
+    Returns (sagas finished, time the last one finished).
+    """
     env = simpy.Environment()
     order_in, payment_in, inventory_in, approve_in = (simpy.Store(env) for _ in range(4))
     done = []
 
     def customers():
         for saga in range(1, n + 1):
-            order_in.put(saga)              # the request reaches the order service from outside
+            order_in.put(saga)                       # the request comes from outside: no hop
             yield env.timeout(every)
 
     def service(inbox, outbox, hop):
+        def forward(ev):
+            outbox.put(ev.value)
+
+        def work(ev):                                # the message arrived: the service works
+            env.timeout(service_time, ev.value).callbacks.append(forward)
+
         while True:
             saga = yield inbox.get()
             if hop:
-                yield env.timeout(delay)    # the event travels over the network
-            yield env.timeout(service_time)
-            outbox.put(saga)
+                env.timeout(delay, saga).callbacks.append(work)      # the network delay
+            else:
+                env.timeout(service_time, saga).callbacks.append(forward)
 
     def approver():
+        def approved(ev):
+            done.append(env.now)
+
+        def work(ev):
+            env.timeout(service_time, ev.value).callbacks.append(approved)
+
         while True:
             saga = yield approve_in.get()
-            yield env.timeout(delay)
-            yield env.timeout(service_time)
-            done.append((saga, env.now))
+            env.timeout(delay, saga).callbacks.append(work)
 
     env.process(customers())
     env.process(service(order_in, payment_in, hop=False))
@@ -59,15 +74,57 @@ def choreography(n: int, every: float = EVERY, service_time: float = SERVICE_TIM
     env.process(service(inventory_in, approve_in, hop=True))
     env.process(approver())
     env.run()
-    return len(done), env.now
+    return len(done), max(done, default=0.0)
 
 
-def choreography_concurrent(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
+def orchestration(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
+                  delay: float = NETWORK_DELAY):
+    """n saga processes, each awaiting four replies: command hop, service, reply hop.
+
+    Returns (sagas finished, time the last one finished).
+    """
+    env = simpy.Environment()
+    inboxes = {name: simpy.Store(env) for name in ("order", "payment", "inventory")}
+    done = []
+
+    def server(inbox):
+        # one process per service; each command is worked on at once (unlimited workers)
+        while True:
+            reply = yield inbox.get()
+            env.timeout(service_time, reply).callbacks.append(_succeed)
+
+    def saga(saga_id):
+        for step in ("order", "payment", "inventory", "order"):   # the last is ApproveOrder
+            yield env.timeout(delay)          # the command travels
+            reply = env.event()
+            inboxes[step].put(reply)
+            yield reply                       # the service works and answers
+            yield env.timeout(delay)          # the reply travels
+        done.append(env.now)
+
+    def customers():
+        for saga_id in range(1, n + 1):
+            env.process(saga(saga_id))
+            yield env.timeout(every)
+
+    for box in inboxes.values():
+        env.process(server(box))
+    env.process(customers())
+    env.run()
+    return len(done), max(done, default=0.0)
+
+
+def _succeed(ev):
+    ev.value.succeed()
+
+
+# ---------------------------------------------------------------- reference shapes
+def choreography_one_worker(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
                             delay: float = NETWORK_DELAY):
-    """The same chain, but each service starts every message at once (unlimited workers, as the engine).
+    """The chain of Stores with one worker per service (its process waits out each message).
 
-    The consumer hands each message to a timer callback instead of waiting for it,
-    so nothing queues; this gives the same simulated times as the engine.
+    Cheaper per event, but a different model: payment (1.2 per message) cannot keep
+    up with an order every 0.5, so its store grows and the sagas end much later.
     """
     env = simpy.Environment()
     order_in, payment_in, inventory_in, approve_in = (simpy.Store(env) for _ in range(4))
@@ -79,15 +136,19 @@ def choreography_concurrent(n: int, every: float = EVERY, service_time: float = 
             yield env.timeout(every)
 
     def service(inbox, outbox, hop):
-        work = service_time + (delay if hop else 0.0)
         while True:
             saga = yield inbox.get()
-            env.timeout(work, saga).callbacks.append(lambda ev: outbox.put(ev.value))
+            if hop:
+                yield env.timeout(delay)
+            yield env.timeout(service_time)
+            outbox.put(saga)
 
     def approver():
         while True:
-            saga = yield approve_in.get()
-            env.timeout(delay + service_time, saga).callbacks.append(lambda ev: done.append((ev.value, env.now)))
+            yield approve_in.get()
+            yield env.timeout(delay)
+            yield env.timeout(service_time)
+            done.append(env.now)
 
     env.process(customers())
     env.process(service(order_in, payment_in, hop=False))
@@ -95,45 +156,12 @@ def choreography_concurrent(n: int, every: float = EVERY, service_time: float = 
     env.process(service(inventory_in, approve_in, hop=True))
     env.process(approver())
     env.run()
-    return len(done), env.now
-
-
-def orchestration(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
-                  delay: float = NETWORK_DELAY):
-    """n saga processes, each awaiting four replies: create, charge, reserve, approve."""
-    env = simpy.Environment()
-    inboxes = {name: simpy.Store(env) for name in ("order", "payment", "inventory")}
-    done = []
-
-    def server(inbox):
-        # one process per service; each command is handled at once (unlimited workers)
-        while True:
-            reply = yield inbox.get()
-            # command hop + service time + reply hop, then the reply arrives
-            env.timeout(delay + service_time + delay).callbacks.append(lambda _ev, r=reply: r.succeed())
-
-    def saga(saga_id):
-        for step in ("order", "payment", "inventory", "order"):   # the last is ApproveOrder
-            reply = env.event()
-            inboxes[step].put(reply)
-            yield reply
-        done.append((saga_id, env.now))
-
-    def customers():
-        for saga_id in range(1, n + 1):
-            env.process(saga(saga_id))
-            yield env.timeout(every)
-
-    for box in inboxes.values():
-        env.process(server(box))
-    env.process(customers())
-    env.run()
-    return len(done), env.now
+    return len(done), max(done, default=0.0)
 
 
 def orchestration_timeouts(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
                            delay: float = NETWORK_DELAY):
-    """The barest orchestration: one process per saga yielding three timeouts per reply (no stores)."""
+    """The barest orchestration: one process per saga yielding 12 timeouts (no services at all)."""
     env = simpy.Environment()
     done = []
 
@@ -142,7 +170,7 @@ def orchestration_timeouts(n: int, every: float = EVERY, service_time: float = S
             yield env.timeout(delay)          # command
             yield env.timeout(service_time)   # the service works
             yield env.timeout(delay)          # reply
-        done.append((saga_id, env.now))
+        done.append(env.now)
 
     def customers():
         for saga_id in range(1, n + 1):
@@ -151,18 +179,15 @@ def orchestration_timeouts(n: int, every: float = EVERY, service_time: float = S
 
     env.process(customers())
     env.run()
-    return len(done), env.now
+    return len(done), max(done, default=0.0)
 
 
-MODELS = {
-    "choreography": choreography,
-    "orchestration": orchestration,
-}
+MODELS = {"choreography": choreography, "orchestration": orchestration}
 VARIANTS = {
-    "choreography (Stores, one worker per service)": choreography,
-    "choreography (Stores, timers: unlimited workers)": choreography_concurrent,
-    "orchestration (process per saga, reply events)": orchestration,
-    "orchestration (process per saga, 12 timeouts)": orchestration_timeouts,
+    "choreography: Stores, unlimited workers (the floor)": choreography,
+    "choreography: Stores, one worker per service": choreography_one_worker,
+    "orchestration: process per saga, 4 replies (the floor)": orchestration,
+    "orchestration: process per saga, 12 timeouts only": orchestration_timeouts,
 }
 
 if __name__ == "__main__":
@@ -176,4 +201,4 @@ if __name__ == "__main__":
             t0 = time.perf_counter()
             finished, end = fn(n)
             best = min(best, time.perf_counter() - t0)
-        print(f"{name:<52} {best / n * 1e6:7.2f} µs/saga  ({finished} sagas, end t={end:g})")
+        print(f"{name:<56} {best / n * 1e6:7.2f} µs/saga  ({finished} sagas, last ends at t={end:g})")
