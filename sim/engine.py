@@ -699,15 +699,20 @@ class Participant:
 
     def _retry_forward(self, saga, reason):
         """Choreography: a retriable step retries itself after a backoff."""
-        sim = self.sim
         st = self.state(saga)
-        if st.attempts > sim.timing.max_retries:
-            sim.end_saga(saga, "stuck", self.name,
-                         {"reason": f"{self.name} failed {st.attempts} times ({reason}); a retriable step "
-                                    "after the pivot cannot be compensated: a human must act"})
+        self._retry_or_stuck(saga, st.attempts, self.job("retry", saga),
+                             f"{self.name} failed {st.attempts} times ({reason}); a retriable step "
+                             "after the pivot cannot be compensated: a human must act")
+
+    def _retry_or_stuck(self, saga, attempts, job, stuck_reason):
+        """Choreography: nobody else is waiting, so the service tries again itself after a
+        backoff; past ``max_retries`` the saga is stuck."""
+        sim = self.sim
+        if attempts > sim.timing.max_retries:
+            sim.end_saga(saga, "stuck", self.name, {"reason": stuck_reason})
             return
         sim.m["retries"] += 1
-        self.after(sim.timing.backoff, self._enqueue, self.job("retry", saga))
+        self.after(sim.timing.backoff, self._enqueue, job)
 
     def after(self, delay, fn, *args):
         """A timer of this service; if it fires while the service is down, it waits for recovery."""
@@ -821,15 +826,10 @@ class Participant:
                 self._finish(job, self._reply(job, "undo_failed", step.messages.undo_failed, COMPENSATION,
                                               {"reason": f"{self.name}: {reason}"}), remember=False)
                 return
-            # choreography: nobody else is waiting, so the service retries it itself
             self._finish(job, None)
-            if st.comp_attempts > sim.timing.max_retries:
-                sim.end_saga(saga, "stuck", self.name,
-                             {"reason": f"{self.name} could not compensate after {st.comp_attempts} attempts; "
-                                        "a human must act"})
-                return
-            sim.m["retries"] += 1
-            self.after(sim.timing.backoff, self._enqueue, self.job("undo_self", saga, {"reason": st.because}))
+            self._retry_or_stuck(saga, st.comp_attempts, self.job("undo_self", saga, {"reason": st.because}),
+                                 f"{self.name} could not compensate after {st.comp_attempts} attempts; "
+                                 "a human must act")
             return
         effect = self.revert(saga)
         sim.net[saga][step.index] -= 1

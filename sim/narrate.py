@@ -24,24 +24,19 @@ def _num(x):
     return f"{x:g}" if isinstance(x, (int, float)) else str(x)
 
 
-def _do(service, c, saga):
-    if service == "order":
-        return f"creates order {saga}"
-    if service == "payment":
-        return f"charges {c.get('customer', 'the customer')} {_num(c.get('price', ''))}"
-    if service == "inventory":
-        return f"reserves {_items(c)}"
-    return f"does {service}"
+_ACTIONS = {  # service: (forward, compensation), in the third person
+    "order": ("creates order {saga}", "rejects order {saga}"),
+    "payment": ("charges {customer} {price}", "refunds {customer} {price}"),
+    "inventory": ("reserves {items}", "releases {items}"),
+}
 
 
-def _undo(service, c, saga):
-    if service == "order":
-        return f"rejects order {saga}"
-    if service == "payment":
-        return f"refunds {c.get('customer', 'the customer')} {_num(c.get('price', ''))}"
-    if service == "inventory":
-        return f"releases {_items(c)}"
-    return f"undoes {service}"
+def _action(service, c, saga, undo=False):
+    """What a service does for a saga: ``payment refunds alice 30``."""
+    if service not in _ACTIONS:
+        return f"undoes {service}" if undo else f"does {service}"
+    return _ACTIONS[service][undo].format(saga=saga, customer=c.get("customer", "the customer"),
+                                          price=_num(c.get("price", "")), items=_items(c))
 
 
 def narrate_event(ev, ctx=None) -> str:
@@ -67,14 +62,14 @@ def narrate_event(ev, ctx=None) -> str:
         return f"{s} is DEADLOCKED: {' -> '.join(d.get('cycle', []))} wait for each other"
     if kind == "step_started":
         again = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
-        return f"{svc} {_do(svc, c, saga)}: step {d.get('step')} of {s}{again}"
+        return f"{svc} {_action(svc, c, saga)}: step {d.get('step')} of {s}{again}"
     if kind == "step_succeeded":
         return f"{svc} succeeds: {d.get('effect', 'done')} ({s})"
     if kind == "step_failed":
         return f"{svc} FAILS step {d.get('step')} of {s}: {d.get('reason', '')}"
     if kind == "compensation_started":
         why = d.get("reason") or "a later step failed"
-        return f"{svc} {_undo(svc, c, saga)}: compensation of step {d.get('step')}, because {why}"
+        return f"{svc} {_action(svc, c, saga, undo=True)}: compensation of step {d.get('step')}, because {why}"
     if kind == "compensation_succeeded":
         if d.get("noop"):
             return f"{svc} has nothing to undo for {s}: {d.get('reason', 'its step never ran')}"
