@@ -10,12 +10,14 @@ a timer): no process per message, which keeps a run close to bare SimPy speed.
 """
 from __future__ import annotations
 
+import gc
+import heapq
 import random
 from collections import deque
 
 import networkx as nx
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, URGENT
 
 from .errors import RunLimitError
 from .faults import Fault
@@ -30,19 +32,22 @@ def _dispatch(timer):
     timer.fn(*timer.args)
 
 
+_DISPATCH = (_dispatch,)
+
+
 class _Timer:
     """The cheapest thing SimPy can schedule: an already-triggered event with one callback.
 
     A message hop, a unit of work or a timer is one of these (no process, no
-    generator), scheduled with the public ``Environment.schedule``.
+    generator), pushed on SimPy's event queue as ``Environment.schedule`` does.
     """
 
-    __slots__ = ("callbacks", "_ok", "_value", "fn", "args")
+    __slots__ = ("callbacks", "fn", "args")
+    _ok = True
+    _value = None
 
     def __init__(self, fn, args):
-        self.callbacks = [_dispatch]
-        self._ok = True
-        self._value = None
+        self.callbacks = _DISPATCH
         self.fn = fn
         self.args = args
 
@@ -140,7 +145,9 @@ class Sim:
         if self.work > MAX_WORK:
             raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
                                 f"t={self.env.now:g}; shorten timing.horizon or lower load.count")
-        self.schedule(_Timer(fn, args), NORMAL, delay)
+        env = self.env
+        # Environment.schedule, inlined: SimPy is pinned (4.1.2) and this is the hottest line
+        heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Timer(fn, args)))
 
     def sample(self):
         now = self.env.now
@@ -247,11 +254,12 @@ class Sim:
         self.orders[saga] = order
         self.started[saga] = self.env.now
         self.net[saga] = [0] * self.n_steps
-        d = {"customer": order.customer, "items": {i: q for i, q in order.items}, "price": order.price}
-        if retry_of is not None:
-            d["retry_of"] = retry_of
         entry = self.orchestrator if self.orchestrator else self.services["order"]
-        self.emit("saga_started", saga, entry.name, d)
+        if self.keep:
+            d = {"customer": order.customer, "items": {i: q for i, q in order.items}, "price": order.price}
+            if retry_of is not None:
+                d["retry_of"] = retry_of
+            self.emit("saga_started", saga, entry.name, d)
         entry.request(saga)
 
     def end_saga(self, saga, outcome, service, detail=None):
@@ -387,13 +395,39 @@ class Sim:
         self.publish(victim, saga, step.index, "failed", step.messages.failed, FAILURE, {"reason": reason})
 
     # ------------------------------------------------------------ running
+    def _arrive(self, order=None):
+        """Start this order's saga and schedule the next arrival: one pending arrival at a
+        time keeps SimPy's event queue short (URGENT: before anything else at that instant)."""
+        if order is not None:
+            self.start_saga(order)
+        nxt = next(self._arrivals, None)
+        if nxt is not None:
+            env = self.env
+            self.work += 1
+            heapq.heappush(env._queue, (nxt.at, URGENT, next(env._eid), _Timer(self._arrive, (nxt,))))
+
     def run(self):
         self.schedule_crashes()
-        for order in self.sc.all_orders():
-            self.later(order.at, self.start_saga, order)
-        self.env.run(until=self.sc.horizon)
+        self._arrivals = iter(_in_time_order(self.sc))
+        self._arrive()
+        # a run keeps many small objects alive: collect the young generation less often
+        old = gc.get_threshold()
+        gc.set_threshold(max(old[0], 10_000), old[1], old[2])
+        try:
+            self.env.run(until=self.sc.horizon)
+        finally:
+            gc.set_threshold(*old)
         self.sample()
         return self
+
+
+def _in_time_order(sc):
+    """The scenario's orders by start time (ties in the file's order, listed before generated)."""
+    listed = sorted(sc.orders, key=lambda o: o.at)
+    it = iter(sc.all_orders())
+    for _ in sc.orders:
+        next(it)
+    return heapq.merge(listed, it, key=lambda o: o.at)
 
 
 class Broker:
@@ -496,6 +530,7 @@ class Participant:
         self.deferred = []         # timers and jobs that came while down
         self.is_order = step.name == "order"
         self.internal = 0
+        self.roles = {}            # choreography: event name -> this service's roles for it
 
     def state(self, saga):
         st = self.sagas.get(saga)
@@ -579,20 +614,22 @@ class Participant:
     # -------------------------------------------------------- choreography events
     def _on_event(self, msg):
         saga = msg.saga
-        st = self.state(saga)
+        st = self.sagas.get(saga) or self.state(saga)
         name = msg.name
         if st.seen is None:
             st.seen = set()
         st.seen.add(name)
-        roles = [r for svc, r in self.sim.subs.get(name, ()) if svc == self.name]
-        if "wait" in roles and all(ev in st.seen for ev in self.step.waits_for):
+        roles = self.roles.get(name)
+        if roles is None:
+            roles = self.roles[name] = frozenset(r for svc, r in self.sim.subs.get(name, ()) if svc == self.name)
+        if "wait" in roles and st.seen.issuperset(self.step.waits_for):
             if st.status is None or st.status == "cancelled" or (
                     not self.sim.sc.idempotent and st.status != "compensating"):
                 return self._forward(saga, msg)       # a cancelled or compensated saga: refused
         if "undo" in roles:
             reason = (msg.detail or {}).get("reason") or f"{msg.src} reported {name}"
             return self._undo_request(saga, msg, reason)
-        if "approve" in roles and all(ev in st.seen for ev in self.sim.sinks):
+        if "approve" in roles and st.seen.issuperset(self.sim.sinks):
             return self._approve(saga, msg)
         self._finish(msg, None)
 
@@ -624,7 +661,7 @@ class Participant:
     # -------------------------------------------------------- forward step
     def _forward(self, saga, job):
         sim = self.sim
-        st = self.state(saga)
+        st = self.sagas.get(saga) or self.state(saga)
         st.attempts += 1
         if st.status not in _GONE:
             st.status = "working"
@@ -644,7 +681,7 @@ class Participant:
         if epoch != self.epoch:
             return                         # lost in a crash; the job will come again
         sim = self.sim
-        st = self.state(saga)
+        st = self.sagas[saga]
         step = self.step
         if reason is None and st.status in _GONE:
             reason = _REFUSED
