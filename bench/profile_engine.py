@@ -52,7 +52,7 @@ def _where(filename, line):
 def with_pyinstrument(scenario, style, path, top):
     from pyinstrument import Profiler
 
-    prof = Profiler(interval=0.0002)
+    prof = Profiler(interval=0.001)
     prof.start()
     work(scenario, style, path)
     prof.stop()
