@@ -31,8 +31,11 @@ def jsonl_lines(events, style):
     """Yield one JSON line per event tuple ``(t, kind, saga, service, message, msg_id, src, dst, detail)``."""
     head = '{"style":"%s","seq":' % style
     cache = {}                                   # id(detail) -> text, for the shared constant details
+    prev_t, t_text = None, ""                    # events come in time order: many share one time
     for seq, (t, kind, saga, service, message, msg_id, src, dst, detail) in enumerate(events):
-        line = (f'{head}{seq},"t":{number(t)},"kind":"{kind}","saga":{"null" if saga is None else saga},'
+        if t != prev_t or type(t) is not type(prev_t):
+            prev_t, t_text = t, number(t)
+        line = (f'{head}{seq},"t":{t_text},"kind":"{kind}","saga":{"null" if saga is None else saga},'
                 f'"service":{"null" if service is None else chr(34) + service + chr(34)}')
         if message is not None:
             line += f',"message":"{message}","msg_id":{msg_id},"src":"{src}","dst":"{dst}"'
