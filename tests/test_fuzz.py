@@ -70,32 +70,6 @@ def budget(seconds):
 
 BASE = "name: tiny\ncustomers: {alice: 100}\nstock: {widget: 5}\norders: [{customer: alice, price: 30}]\n"
 
-# Counter-examples reported to the lead: a repro each, and how the failure shows. The
-# fuzzers count a hit instead of failing; the strict xfail test_reported_counter_examples_*
-# fails as soon as one is fixed: then delete its entry here and the fuzzers check it again.
-REPORTED = {
-    "an int beyond float range": (
-        BASE.replace("alice: 100", "alice: 1" + "0" * 400),
-        lambda e: isinstance(e, OverflowError)),
-    "a list inside waits_for": (
-        BASE + "steps: [order, {name: payment, waits_for: [[OrderCreated]]}]\n",
-        lambda e: isinstance(e, TypeError) and "unhashable" in str(e)),
-    "a key that is not text in a fault": (
-        BASE + "faults: [{target: payment, kind: fail, 1: 2}]\n",
-        lambda e: isinstance(e, TypeError) and ("sequence item" in str(e) or "'<' not supported" in str(e))),
-    "a slow or delay fault with by: null": (
-        BASE + "faults: [{target: payment, kind: slow, by: null}]\n",
-        lambda e: isinstance(e, TypeError) and "NoneType" in str(e)),
-    "a line break in user text, echoed raw": (
-        BASE + "faults: [{target: \"pay\\nment\", kind: drop}]\n",
-        lambda e: isinstance(e, sim.SagaInputError) and len(str(e).splitlines()) > 1),
-}
-
-
-def reported(err):
-    return next((name for name, (_, shows) in REPORTED.items() if shows(err)), None)
-
-
 def assert_clear(err, source=SOURCE):
     """One line, naming the source first."""
     msg = str(err)
@@ -103,16 +77,11 @@ def assert_clear(err, source=SOURCE):
     assert msg.startswith(f"{source}: "), f"does not name {source}: {msg!r}"
 
 
-def load_or_refuse(tried, load, *args):
-    """The Scenario, the ScenarioError (checked clear), or None for a reported bug; anything else fails."""
+def load_or_refuse(load, *args):
+    """The Scenario, or the ScenarioError (checked clear); any other exception fails the test."""
     try:
         return load(*args)
-    except Exception as e:
-        if reported(e):
-            tried["reported_bug_hits"] += 1
-            return None
-        if not isinstance(e, ScenarioError):
-            raise
+    except ScenarioError as e:
         assert_clear(e, args[-1] if load is not load_scenario else str(args[0]))
         return e
 
@@ -254,12 +223,12 @@ def mutants(draw):
 def check_mutant(tried, mutant, via_text=True):
     """The mapping (the app's door) and its YAML text (the file's door) are refused clearly, or accepted and run."""
     desc, data, path, must_refuse = mutant
-    results = [load_or_refuse(tried, scenario_from_mapping, data, SOURCE)]
+    results = [load_or_refuse(scenario_from_mapping, data, SOURCE)]
     if via_text:
-        results.append(load_or_refuse(tried, parse_scenario, yaml.safe_dump(data, allow_unicode=True), SOURCE))
+        results.append(load_or_refuse(parse_scenario, yaml.safe_dump(data, allow_unicode=True), SOURCE))
     tried["mutated_inputs"] += len(results)
     for result in results:
-        if must_refuse and result is not None:
+        if must_refuse:
             assert isinstance(result, ScenarioError), f"{desc}: accepted"
             assert names_field(result, path), f"{desc}: {result}"
         if isinstance(result, ScenarioError) and path:
@@ -284,10 +253,6 @@ def run_or_limit(tried, scenario, style, faults=()):
     except (RunLimitError, FaultError) as e:
         assert len(str(e).splitlines()) == 1, str(e)
         assert isinstance(e, RunLimitError) or "not a service of this scenario" in str(e), str(e)
-    except Exception as e:
-        if not reported(e):
-            raise
-        tried["reported_bug_hits"] += 1
 
 
 @FUZZ
@@ -333,7 +298,7 @@ def _mutated_texts(tried, name, edit, at, junk):
     text = CURRICULUM[name]
     args = (text, at % (len(text) + 1), junk) if edit.__name__ == "splice" else (text, at % (len(text) + 1))
     tried["mutated_inputs"] += 1
-    result = load_or_refuse(tried, parse_scenario, edit(*args), SOURCE)
+    result = load_or_refuse(parse_scenario, edit(*args), SOURCE)
     if isinstance(result, sim.Scenario):
         run_briefly(tried, result)
 
@@ -349,7 +314,7 @@ def _binary_files(tried, tmp_path, blob):
     path = tmp_path / "garbage.yaml"
     path.write_bytes(blob)
     tried["mutated_inputs"] += 1
-    load_or_refuse(tried, load_scenario, path)
+    load_or_refuse(load_scenario, path)
 
 
 def test_binary_garbage_is_refused_with_one_line(tried, tmp_path):
@@ -361,8 +326,7 @@ def test_binary_garbage_is_refused_with_one_line(tried, tmp_path):
 @given(document=JSON_LIKE)
 def _random_documents(tried, document):
     tried["mutated_inputs"] += 1
-    result = load_or_refuse(tried, scenario_from_mapping, document, SOURCE)
-    assert result is None or isinstance(result, ScenarioError)
+    assert isinstance(load_or_refuse(scenario_from_mapping, document, SOURCE), ScenarioError)
 
 
 def test_random_documents_are_refused_with_one_line(tried):
@@ -417,7 +381,7 @@ def test_hostile_file_is_refused_quickly_with_one_line(tried, tmp_path, text, wo
     path.write_text(text, encoding="utf-8")
     tried["mutated_inputs"] += 2
     with budget(20):
-        for err in (load_or_refuse(tried, load_scenario, path), load_or_refuse(tried, parse_scenario, text, SOURCE)):
+        for err in (load_or_refuse(load_scenario, path), load_or_refuse(parse_scenario, text, SOURCE)):
             assert isinstance(err, ScenarioError), "accepted"
             assert words in str(err), str(err)
 
@@ -432,13 +396,13 @@ def test_text_that_is_not_utf8_is_refused(tried, tmp_path, blob, words):
     path = tmp_path / SOURCE
     path.write_bytes(blob)
     tried["mutated_inputs"] += 1
-    err = load_or_refuse(tried, load_scenario, path)
+    err = load_or_refuse(load_scenario, path)
     assert isinstance(err, ScenarioError) and words in str(err), err
 
 
 def test_missing_file_and_folder_are_refused(tried, tmp_path):
     for path, words in ((tmp_path / "nope.yaml", "no such file"), (tmp_path, "folder")):
-        err = load_or_refuse(tried, load_scenario, path)
+        err = load_or_refuse(load_scenario, path)
         assert isinstance(err, ScenarioError) and words in str(err), err
 
 
@@ -464,15 +428,11 @@ HAPPY = load_scenario(ROOT / "scenarios" / "happy-path.yaml")
 
 
 def fault_or_refusal(tried, spec, where=None):
-    """The Fault of a spec (text) or mapping, or None once its FaultError is checked clear (or a reported bug)."""
+    """The Fault of a spec (text) or mapping, or None once its FaultError is checked clear."""
     tried["fault_specs"] += 1
     try:
         return sim.parse_fault(spec) if where is None else sim.fault_from_mapping(spec, where)
-    except Exception as e:
-        if reported(e):
-            tried["reported_bug_hits"] += 1
-            return None
-        assert isinstance(e, FaultError), e
+    except FaultError as e:
         assert_clear(e, where or f"fault {spec!r}")
         return None
 
@@ -582,23 +542,25 @@ def test_cli_refuses_bad_input_with_one_line_and_no_traceback(tried, tmp_path):
         assert err.startswith("error: ") and words in err, shown
 
 
-# ---------------------------------------------------------------- counter-examples reported to the lead
+# ---------------------------------------------------------------- counter-examples found here, fixed in sim/, kept
 
-MORE_REPORTED = {
-    "duplicate key": BASE + "timing: {timeout: 1}\ntiming: {timeout: 2}\n",
-    "a 200 KB value echoed whole": BASE + "seed: " + "x" * 200_000 + "\n",
+FOUND = {
+    "an int beyond float range": BASE.replace("alice: 100", "alice: 1" + "0" * 400),
+    "a list inside waits_for": BASE + "steps: [order, {name: payment, waits_for: [[OrderCreated]]}]\n",
+    "a key that is not text in a fault": BASE + "faults: [{target: payment, kind: fail, 1: 2, colour: red}]\n",
+    "a slow fault with by: null": BASE + "faults: [{target: payment, kind: slow, by: null}]\n",
+    "a line break in a fault target": BASE + "faults: [{target: \"pay\\nment\", kind: drop}]\n",
+    "a line break in a customer name": BASE.replace("{alice: 100}", '{alice: 100, "bo\\nb": 5}').replace(
+        "customer: alice", "customer: zed"),
+    "a duplicate key": BASE + "timing: {timeout: 1}\ntiming: {timeout: 2}\n",
+    "a 200 KB value": BASE + "seed: " + "x" * 200_000 + "\n",
 }
 
 
-@pytest.mark.parametrize("text", [t for t, _ in REPORTED.values()] + list(MORE_REPORTED.values()),
-                         ids=[*REPORTED, *MORE_REPORTED])
-def test_reported_counter_examples_are_refused_with_one_short_line(text):
-    try:
-        err = parse_scenario(text, SOURCE)
-    except Exception as e:  # noqa: BLE001 - what else it raises is the bug
-        err = e
-    assert isinstance(err, ScenarioError), f"{type(err).__name__}: {str(err)[:100]}"
-    assert_clear(err)
+@pytest.mark.parametrize("text", FOUND.values(), ids=FOUND.keys())
+def test_found_counter_examples_are_refused_with_one_short_line(text):
+    err = load_or_refuse(parse_scenario, text, SOURCE)
+    assert isinstance(err, ScenarioError), "accepted"
     assert len(str(err)) < 1000, f"{len(str(err))} characters"
 
 

@@ -18,7 +18,7 @@ from dataclasses import astuple
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import sim
@@ -221,6 +221,8 @@ def check_ended_sagas_atomic(run):
             net[e["saga"], e["service"]] -= 1
     orders = run["final_state"]["orders"]
     for saga, outcome in run["outcomes"].items():
+        if outcome == "deadlocked" and orders.get(saga) == "PENDING":
+            continue        # declared at detection; its rollback has not reached order yet: judged like in_flight
         if outcome in ENDED:
             want = 1 if outcome == "completed" else 0
             assert {s: net[int(saga), s] for s in run["services"]} == dict.fromkeys(run["services"], want), \
@@ -359,7 +361,40 @@ REPORTED = [  # (id, scenario YAML, style, faults, law, what went wrong)
 ]
 
 
+OPEN = [  # reported, not fixed yet: same shape, each an expected failure until sim/ is fixed
+    ("J stuck deadlock heals into completed",
+     "name: j\nsteps: [order, {name: payment, waits_for: [StockReserved]}, {name: inventory, waits_for: "
+     "[PaymentCompleted]}, {name: shipping, waits_for: [OrderCreated]}]\ntiming: {max_retries: 0}\n" + DEFAULT,
+     "choreography", ["order:compensation_fail:times=1"], check_ended_sagas_atomic,
+     "payment and inventory deadlock; rejecting the order fails once, so the saga is stuck; then ShippingDone "
+     "(the only sink) reaches order, which approves: the stuck saga 'heals' into completed while its retried "
+     "rejection makes the order REJECTED (sagas_atomic and orders_consistent false)"),
+    ("K compensated before a parallel branch is undone",
+     "name: k\nsteps: [order, payment, {name: shipping, waits_for: [OrderCreated]}]\n" + DEFAULT,
+     "choreography", ["payment:fail", "shipping:compensation_fail"], check_ended_sagas_atomic,
+     "order and shipping are undone at the same time; order finishes first and ends the saga compensated; "
+     "shipping's undo then fails past max_retries, but the saga never turns stuck: compensated with "
+     "shipping still done"),
+    ("L order rejected twice",
+     "name: l\nsteps: [order, payment, {name: inventory, waits_for: [OrderCreated]}]\n"
+     + DEFAULT.replace("widget: 5", "widget: 0"), "choreography", ["order:compensation_fail:times=1"],
+     check_compensations_follow_successes,
+     "inventory fails; order is asked to undo both by StockFailed and by PaymentRefunded; its first attempt "
+     "fails, then two attempts run at once and both succeed: order 1 REJECTED twice (and order is undone "
+     "while payment's refund still runs, not in reverse order)"),
+    ("M refund twice in choreography",
+     "name: m\nsteps: [order, payment, inventory, {name: shipping, waits_for: [PaymentCompleted]}]\n"
+     + DEFAULT.replace("widget: 5", "widget: 0"), "choreography", ["payment:compensation_fail:times=1"],
+     check_compensations_follow_successes,
+     "inventory fails; payment's first refund fails; ShippingUndone then starts a second refund while "
+     "payment's own retry starts a third: both succeed, alice ends with 130 (payment_held -30)"),
+]
+
+
 @pytest.mark.parametrize("text, style, faults, law", [
-    pytest.param(text, style, faults, law, id=name) for name, text, style, faults, law, _ in REPORTED])
+    pytest.param(text, style, faults, law, id=name) for name, text, style, faults, law, _ in REPORTED] + [
+    pytest.param(text, style, faults, law, id=name,
+                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=why))
+    for name, text, style, faults, law, why in OPEN])
 def test_reported_counter_examples(tried, text, style, faults, law):
     law(simulate(tried, sim.parse_scenario(text, "<reported>"), style, faults))
