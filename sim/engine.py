@@ -271,7 +271,7 @@ class Sim:
                 self.rolled_back.add(saga)
             # stuck may heal into an ending; a deadlocked saga whose rollback fails is stuck
             healed = before == "stuck" and outcome != "stuck"
-            if not (healed or (before == "deadlocked" and outcome == "stuck")):
+            if not (healed or (before in ("deadlocked", "compensated") and outcome == "stuck")):
                 return False
         self.outcome[saga] = outcome
         self.ended[saga] = self.env.now
@@ -629,7 +629,8 @@ class Participant:
         if "undo" in roles:
             reason = (msg.detail or {}).get("reason") or f"{msg.src} reported {name}"
             return self._undo_request(saga, msg, reason)
-        if "approve" in roles and st.seen.issuperset(self.sim.sinks):
+        if "approve" in roles and st.seen.issuperset(self.sim.sinks) and st.status == "done" \
+                and saga not in self.sim.outcome:
             return self._approve(saga, msg)
         self._finish(msg, None)
 
@@ -855,7 +856,9 @@ class Participant:
         if fail is not None:
             sim.m["compensation_failures"] += 1
             reason = f"injected fault ({fail.to_spec()})"
-            st.status = "done"
+            # orchestration: the orchestrator decides what next; choreography: our own retry is
+            # pending, and no other request may start a second compensation meanwhile
+            st.status = "done" if job.src == "orchestrator" else "compensating"
             sim.emit("compensation_failed", saga, self.name,
                      {"step": step.index + 1, "attempt": st.comp_attempts, "reason": reason})
             if job.src == "orchestrator":

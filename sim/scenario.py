@@ -309,7 +309,8 @@ class _Validator:
         extra = [k for k in data if k not in allowed]
         if extra:
             where = f"{fld}." if fld else ""
-            self.fail(f"{where}{extra[0]}", f"unknown field (known: {', '.join(sorted(allowed))})")
+            key = extra[0] if isinstance(extra[0], str) and extra[0].strip() else repr(extra[0])
+            self.fail(f"{where}{key}", f"unknown field (known: {', '.join(sorted(allowed))})")
 
     # -- the whole file
     def scenario(self, data) -> Scenario:
