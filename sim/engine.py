@@ -1085,7 +1085,7 @@ class LockTable:
 class _OSaga:
     """The orchestrator's in-memory view of one saga, rebuilt from the saga log after a crash."""
 
-    __slots__ = ("saga", "phase", "step", "done", "undo", "cmd", "sends", "failures", "armed", "backoff")
+    __slots__ = ("saga", "phase", "step", "done", "undo", "cmd", "sends", "failures", "armed")
 
     def __init__(self, saga):
         self.saga = saga
@@ -1097,7 +1097,6 @@ class _OSaga:
         self.sends = 0           # sends of the outstanding command (1 + timeouts)
         self.failures = 0        # failed replies for the current command's step (retries)
         self.armed = -1          # epoch whose timer waits for the outstanding reply
-        self.backoff = False
 
 
 class Orchestrator:
@@ -1164,9 +1163,8 @@ class Orchestrator:
             o.failures = 0
         elif state == "compensating":
             o.cmd, o.sends = f["cmd"], 0
-            o.backoff = False
         elif state == "compensation_failed":
-            o.cmd, o.failures, o.backoff = None, o.failures + 1, True
+            o.cmd, o.failures = None, o.failures + 1
         elif state == "compensated":
             o.undo.pop(0)
             o.cmd, o.failures = None, 0

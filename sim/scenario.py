@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from .errors import FaultError, ScenarioError
-from .faults import Fault, check_fault_targets, fault_from_mapping
+from .faults import check_fault_targets, fault_from_mapping
 
 MAX_FILE_BYTES = 1_000_000
 MAX_SAGAS = 200_000
