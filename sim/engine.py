@@ -1,12 +1,17 @@
 """The saga model: services, one broker, choreography and orchestration, on SimPy.
 
-``simulate(scenario, style, seed, faults, keep_events)`` runs one saga style on
-one scenario and returns a :class:`sim.run.Run`. A run is a pure function of its
-inputs: one ``random.Random(seed)`` draws all randomness, and SimPy's event
-queue breaks ties in a fixed order, so the same inputs give the same trace.
+``Sim(scenario, style, seed, faults, keep_events).run()`` simulates one style on
+one scenario; :func:`sim.run.run` wraps it into a :class:`sim.run.Run`. A run is
+a pure function of its inputs: one ``random.Random(seed)`` draws all randomness,
+and SimPy's event queue breaks ties in a fixed order, so the same inputs give
+the same trace.
 
-Everything is a callback on a SimPy ``Timeout`` (a message hop, a unit of work,
-a timer): no process per message, which keeps a run close to bare SimPy speed.
+Everything is a callback on one cheap SimPy event (a message hop, a unit of
+work, a timer): no process per message, which keeps a run close to bare SimPy.
+The parts: ``Broker`` (delay, faults, messages held for a service that is down),
+``Participant`` (a service with its own state, idempotency, crashes),
+``Orchestrator`` (commands, replies, timeouts, its write-ahead saga log),
+``LockTable`` (semantic locks and their wait-for graph).
 """
 from __future__ import annotations
 
