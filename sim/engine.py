@@ -29,6 +29,8 @@ from .faults import Fault
 
 FORWARD, FAILURE, COMPENSATION, REPLY = "forward", "failure", "compensation", "reply"
 _FLOW_DETAIL = {f: {"flow": f} for f in (FORWARD, FAILURE, COMPENSATION, REPLY)}
+_NO_FIELDS = {}
+_RETRY = {"retry": True}
 MAX_WORK = 50_000_000          # scheduled SimPy events: a runaway run stops here
 MAX_TRACE = 5_000_000          # events kept in a trace (a summary run keeps none)
 
@@ -1090,7 +1092,7 @@ class LockTable:
 class _OSaga:
     """The orchestrator's in-memory view of one saga, rebuilt from the saga log after a crash."""
 
-    __slots__ = ("saga", "phase", "step", "done", "undo", "cmd", "sends", "failures", "armed")
+    __slots__ = ("saga", "phase", "step", "done", "undo", "cmd", "sends", "failures", "armed", "because")
 
     def __init__(self, saga):
         self.saga = saga
@@ -1102,6 +1104,7 @@ class _OSaga:
         self.sends = 0           # sends of the outstanding command (1 + timeouts)
         self.failures = 0        # failed replies for the current command's step (retries)
         self.armed = -1          # epoch whose timer waits for the outstanding reply
+        self.because = ""        # why it is being compensated (from the "failed" record)
 
 
 class Orchestrator:
@@ -1123,58 +1126,56 @@ class Orchestrator:
         self.ticking = False
 
     # -------------------------------------------------------- the log
-    def write(self, saga, state, **fields):
-        """Write-ahead: the record is durable before the orchestrator acts on it."""
+    def write(self, saga, state, step=None, cmd=None, extra=None):
+        """Write-ahead: the record is durable before the orchestrator acts on it.
+
+        A record is a flat tuple ``(saga, state, step, cmd, extra)``; ``extra`` holds
+        the rare fields (reason, unknown, retry, awaiting, phase) or is None.
+        """
         sim = self.sim
-        rec = (saga, state, fields)
+        rec = (saga, state, step, cmd, extra)
         self.log.append(rec)
         sim.m["saga_log_records"] += 1
         if sim.keep:
             d = {"state": state}
-            if fields:
-                step = fields.get("step")
-                if step is not None:
-                    d["step"] = sim.steps[step].name
-                cmd = fields.get("cmd")
-                if cmd is not None:
-                    d["message"] = cmd.name
-                    d["msg_id"] = cmd.id
-                if len(fields) > (step is not None) + (cmd is not None):
-                    d.update((k, v) for k, v in fields.items() if k not in ("step", "cmd"))
+            if step is not None:
+                d["step"] = sim.steps[step].name
+            if cmd is not None:
+                d["message"] = cmd.name
+                d["msg_id"] = cmd.id
+            if extra:
+                d.update(extra)
             sim.events.append((sim.env.now, "saga_log", saga, "orchestrator", None, None, None, None, d))
         self._apply(rec)
 
     def _apply(self, rec):
-        saga, state, f = rec
+        """Fold one record into the in-memory view (when written, and again on recovery)."""
+        saga, state, step, cmd, f = rec
         o = self.sagas.get(saga)
         if o is None:
             o = self.sagas[saga] = _OSaga(saga)
-        if state == "started":
-            pass
-        elif state == "executing":
-            o.phase, o.step, o.cmd, o.sends = "forward", f["step"], f["cmd"], 0
-            if f.get("retry"):
-                o.failures += 1
-            else:
-                o.failures = 0
+        f = f or _NO_FIELDS
+        if state == "executing":
+            o.phase, o.step, o.cmd, o.sends = "forward", step, cmd, 0
+            o.failures = o.failures + 1 if f.get("retry") else 0
         elif state == "succeeded":
-            o.done.append(f["step"])
+            o.done.append(step)
             o.cmd = None
         elif state == "failed":
-            o.phase, o.cmd = "compensating", None
+            o.phase, o.cmd, o.because = "compensating", None, f.get("reason", "")
             o.undo = list(reversed(o.done))
             if f.get("unknown"):
-                o.undo.insert(0, f["step"])
+                o.undo.insert(0, step)
             o.failures = 0
         elif state == "compensating":
-            o.cmd, o.sends = f["cmd"], 0
+            o.cmd, o.sends = cmd, 0
         elif state == "compensation_failed":
             o.cmd, o.failures = None, o.failures + 1
         elif state == "compensated":
             o.undo.pop(0)
             o.cmd, o.failures = None, 0
         elif state == "approving":
-            o.phase, o.cmd, o.sends = "approving", f["cmd"], 0
+            o.phase, o.cmd, o.sends = "approving", cmd, 0
         elif state == "stuck":
             o.phase = "stuck"
             if not f.get("awaiting"):
@@ -1248,11 +1249,11 @@ class Orchestrator:
         nxt = o.step + 1 if not retry else o.step
         if nxt < self.sim.n_steps:
             cmd = self._command(o, nxt, "do", FORWARD)
-            self.write(o.saga, "executing", step=nxt, cmd=cmd, **({"retry": True} if retry else {}))
+            self.write(o.saga, "executing", nxt, cmd, _RETRY if retry else None)
             self._send(o, cmd)
             return
         cmd = self._command(o, 0, "approve", FORWARD)
-        self.write(o.saga, "approving", cmd=cmd)
+        self.write(o.saga, "approving", None, cmd)
         self._send(o, cmd)
 
     def _next_undo(self, o, because):
@@ -1263,7 +1264,7 @@ class Orchestrator:
             return
         step = o.undo[0]
         cmd = self._command(o, step, "undo", COMPENSATION, {"reason": because})
-        self.write(o.saga, "compensating", step=step, cmd=cmd)
+        self.write(o.saga, "compensating", step, cmd)
         self._send(o, cmd)
 
     def receive(self, msg):
@@ -1284,25 +1285,25 @@ class Orchestrator:
         if o.phase == "stuck":
             phase = "compensating" if msg.op in ("undone", "undo_failed") else \
                 "approving" if msg.op == "approved" else "forward"
-            self.write(o.saga, "resumed", phase=phase, reason=f"late {msg.name} after giving up")
+            self.write(o.saga, "resumed", extra={"phase": phase, "reason": f"late {msg.name} after giving up"})
         step = msg.step
         op = msg.op
         because = (msg.detail or {}).get("reason", "")
         if op == "done":
-            self.write(o.saga, "succeeded", step=step)
+            self.write(o.saga, "succeeded", step)
             self._next_step(o)
         elif op == "failed":
             s = sim.steps[step]
             if s.type == "retriable":
                 self._retry_or_stuck(o, step, because)
                 return
-            self.write(o.saga, "failed", step=step, reason=because)
+            self.write(o.saga, "failed", step, extra={"reason": because})
             self._next_undo(o, because)
         elif op == "undone":
-            self.write(o.saga, "compensated", step=step)
+            self.write(o.saga, "compensated", step)
             self._next_undo(o, self._because(o))
         elif op == "undo_failed":
-            self.write(o.saga, "compensation_failed", step=step, reason=because)
+            self.write(o.saga, "compensation_failed", step, extra={"reason": because})
             if o.failures > sim.timing.max_retries:
                 self._stuck(o, f"{sim.steps[step].name} could not compensate after {o.failures} attempts "
                                f"({because}); a human must act")
@@ -1314,10 +1315,7 @@ class Orchestrator:
             sim.end_saga(o.saga, "completed", self.name)
 
     def _because(self, o):
-        for saga, state, f in reversed(self.log):
-            if saga == o.saga and state == "failed":
-                return f.get("reason", "")
-        return ""
+        return o.because
 
     def _retry_or_stuck(self, o, step, because):
         sim = self.sim
@@ -1344,7 +1342,7 @@ class Orchestrator:
             self._next_undo(o, self._because(o))
 
     def _stuck(self, o, reason, awaiting=False):
-        self.write(o.saga, "stuck", reason=reason, **({"awaiting": True} if awaiting else {}))
+        self.write(o.saga, "stuck", extra={"reason": reason, "awaiting": True} if awaiting else {"reason": reason})
         self.sim.end_saga(o.saga, "stuck", self.name, {"reason": reason})
 
     def _on_timeout(self, saga, msg_id, sends, epoch):
@@ -1366,7 +1364,7 @@ class Orchestrator:
         if cmd.op == "do" and s.type != "retriable":
             reason = (f"no reply from {s.name} after {sends} tries; its effect is unknown, "
                       "so it is compensated too")
-            self.write(saga, "failed", step=cmd.step, reason=reason, unknown=True)
+            self.write(saga, "failed", cmd.step, extra={"reason": reason, "unknown": True})
             self._next_undo(o, reason)
             return
         self._stuck(o, f"no reply to {cmd.name} after {sends} tries; a human must act "
