@@ -28,11 +28,12 @@ NETWORK_DELAY = 0.2
 EVERY = 0.5
 
 
-def choreography(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
-                 delay: float = NETWORK_DELAY):
-    """n sagas through a chain of Stores: order -> payment -> inventory -> order (approve).
+def _store_chain(n, every, service, approver):
+    """Run n sagas through Stores order -> payment -> inventory -> approval.
 
-    Returns (sagas finished, time the last one finished).
+    ``service(env, inbox, outbox, hop)`` and ``approver(env, inbox, done)`` are the
+    consumers (generator functions); the customer's request reaches the order
+    service from outside (no hop). Returns (sagas finished, time the last one finished).
     """
     env = simpy.Environment()
     order_in, payment_in, inventory_in, approve_in = (simpy.Store(env) for _ in range(4))
@@ -40,10 +41,25 @@ def choreography(n: int, every: float = EVERY, service_time: float = SERVICE_TIM
 
     def customers():
         for saga in range(1, n + 1):
-            order_in.put(saga)                       # the request comes from outside: no hop
+            order_in.put(saga)
             yield env.timeout(every)
 
-    def service(inbox, outbox, hop):
+    env.process(customers())
+    env.process(service(env, order_in, payment_in, False))
+    env.process(service(env, payment_in, inventory_in, True))
+    env.process(service(env, inventory_in, approve_in, True))
+    env.process(approver(env, approve_in, done))
+    env.run()
+    return len(done), max(done, default=0.0)
+
+
+def choreography(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
+                 delay: float = NETWORK_DELAY):
+    """n sagas through a chain of Stores: order -> payment -> inventory -> order (approve).
+
+    Returns (sagas finished, time the last one finished).
+    """
+    def service(env, inbox, outbox, hop):
         def forward(ev):
             outbox.put(ev.value)
 
@@ -57,7 +73,7 @@ def choreography(n: int, every: float = EVERY, service_time: float = SERVICE_TIM
             else:
                 env.timeout(service_time, saga).callbacks.append(forward)
 
-    def approver():
+    def approver(env, inbox, done):
         def approved(ev):
             done.append(env.now)
 
@@ -65,16 +81,10 @@ def choreography(n: int, every: float = EVERY, service_time: float = SERVICE_TIM
             env.timeout(service_time, ev.value).callbacks.append(approved)
 
         while True:
-            saga = yield approve_in.get()
+            saga = yield inbox.get()
             env.timeout(delay, saga).callbacks.append(work)
 
-    env.process(customers())
-    env.process(service(order_in, payment_in, hop=False))
-    env.process(service(payment_in, inventory_in, hop=True))
-    env.process(service(inventory_in, approve_in, hop=True))
-    env.process(approver())
-    env.run()
-    return len(done), max(done, default=0.0)
+    return _store_chain(n, every, service, approver)
 
 
 def orchestration(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,
@@ -126,16 +136,7 @@ def choreography_one_worker(n: int, every: float = EVERY, service_time: float = 
     Cheaper per event, but a different model: payment (1.2 per message) cannot keep
     up with an order every 0.5, so its store grows and the sagas end much later.
     """
-    env = simpy.Environment()
-    order_in, payment_in, inventory_in, approve_in = (simpy.Store(env) for _ in range(4))
-    done = []
-
-    def customers():
-        for saga in range(1, n + 1):
-            order_in.put(saga)
-            yield env.timeout(every)
-
-    def service(inbox, outbox, hop):
+    def service(env, inbox, outbox, hop):
         while True:
             saga = yield inbox.get()
             if hop:
@@ -143,20 +144,14 @@ def choreography_one_worker(n: int, every: float = EVERY, service_time: float = 
             yield env.timeout(service_time)
             outbox.put(saga)
 
-    def approver():
+    def approver(env, inbox, done):
         while True:
-            yield approve_in.get()
+            yield inbox.get()
             yield env.timeout(delay)
             yield env.timeout(service_time)
             done.append(env.now)
 
-    env.process(customers())
-    env.process(service(order_in, payment_in, hop=False))
-    env.process(service(payment_in, inventory_in, hop=True))
-    env.process(service(inventory_in, approve_in, hop=True))
-    env.process(approver())
-    env.run()
-    return len(done), max(done, default=0.0)
+    return _store_chain(n, every, service, approver)
 
 
 def orchestration_timeouts(n: int, every: float = EVERY, service_time: float = SERVICE_TIME,

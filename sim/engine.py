@@ -316,18 +316,13 @@ class Sim:
             listen(nxt.failed, s.name, "undo")
             listen(nxt.undone, s.name, "undo")
         # ... and for those of every step that waits for it (the same, on the default chain)
-        publisher_of = {s.messages.done: s.name for s in steps}
+        g = self.sc.waits_graph()
         for s in steps:
-            for ev in s.waits_for:
-                listen(s.messages.failed, publisher_of[ev], "undo")
-                listen(s.messages.undone, publisher_of[ev], "undo")
+            for publisher in g.successors(s.name):
+                listen(s.messages.failed, publisher, "undo")
+                listen(s.messages.undone, publisher, "undo")
         # steps that run side by side (neither waits, even indirectly, for the other)
         # also listen for each other's failure: nothing else would tell them
-        g = nx.DiGraph()
-        publisher = {s.messages.done: s.name for s in steps}
-        for s in steps:
-            g.add_node(s.name)
-            g.add_edges_from((s.name, publisher[ev]) for ev in s.waits_for)
         for a in steps[1:]:
             for b in steps[1:]:
                 if a is not b and b.type != "retriable" and not nx.has_path(g, a.name, b.name) \
@@ -370,7 +365,7 @@ class Sim:
         are published, so a cycle exists from the saga's first event or never.
         """
         g = nx.DiGraph()
-        publisher = {s.messages.done: s.name for s in self.steps}
+        publisher = self.sc.publishers
         for s in self.steps[1:]:
             p = self.services[s.name].state(saga)
             if p.status is not None:

@@ -20,11 +20,15 @@ except (AttributeError, TypeError):          # no C accelerator: the standard en
     encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
+def clean(x):
+    """A number as the trace gives it: ints stay ints, floats lose their noise
+    (0.30000000000000004 -> 0.3, to 6 decimals), so traces read well and compare exactly."""
+    return x if type(x) is int else round(x, 6)
+
+
 def number(x) -> str:
-    """A time as the trace writes it: ints stay ints, floats lose their noise (6 decimals)."""
-    if type(x) is int:
-        return str(x)
-    return repr(round(x, 6))
+    """``clean(x)`` as JSON text."""
+    return repr(clean(x))
 
 
 def jsonl_lines(events, style):

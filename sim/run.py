@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .engine import Sim
 from .errors import SagaInputError
+from .export import clean
 from .faults import Fault, check_fault_targets, parse_fault
 from .scenario import STYLES, Scenario
 
@@ -53,8 +55,9 @@ class Run:
     sim: Sim
 
     # ---------------------------------------------------------------- results
-    @property
+    @cached_property
     def outcomes(self) -> dict:
+        """saga -> outcome; the run is over, so this is computed once (metrics and invariants use it)."""
         sim = self.sim
         out = {}
         for saga in sorted(sim.started):
@@ -65,10 +68,10 @@ class Run:
     def final_state(self) -> dict:
         sim = self.sim
         return {
-            "balances": {c: _clean(b) for c, b in sim.balances.items()},
+            "balances": {c: clean(b) for c, b in sim.balances.items()},
             "stock": dict(sim.stock),
             "orders": {str(s): st for s, st in sorted(sim.order_state.items())},
-            "payment_held": _clean(sim.held),
+            "payment_held": clean(sim.held),
             "reserved": {i: sum(r.get(i, 0) for r in sim.reserved.values()) for i in sim.stock},
             "ledger_entries": len(sim.ledger),
         }
@@ -112,7 +115,7 @@ class Run:
         m = dict(sim.m)
         ends = [sim.ended[s] for s in sim.outcome if s in sim.ended]
         first = min(sim.started.values(), default=0.0)
-        m["duration"] = _clean(max(ends) - first) if ends else 0.0
+        m["duration"] = clean(max(ends) - first) if ends else 0.0
         outcomes = self.outcomes
         counts = {k: 0 for k in ("completed", "compensated", "stuck", "deadlocked", "in_flight")}
         for o in outcomes.values():
@@ -121,9 +124,9 @@ class Run:
         m["outcome_counts"] = counts
         lat = sorted(sim.ended[s] - sim.started[s] for s in sim.outcome)
         m["latency"] = {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99),
-                        "mean": _clean(sum(lat) / len(lat)) if lat else 0.0,
-                        "max": _clean(lat[-1]) if lat else 0.0}
-        m["throughput"] = _clean(len(lat) / m["duration"]) if m["duration"] else 0.0
+                        "mean": clean(sum(lat) / len(lat)) if lat else 0.0,
+                        "max": clean(lat[-1]) if lat else 0.0}
+        m["throughput"] = clean(len(lat) / m["duration"]) if m["duration"] else 0.0
         m["max_in_flight"] = sim.max_in_flight
         t, depth, queued = sim.series
         m["series"] = {"t": t, "in_broker": depth, "waiting_for_worker": queued}
@@ -133,7 +136,7 @@ class Run:
         m["components"] = len(sim.services) + 1 + (1 if self.style == "orchestration" else 0)
         m["events"] = len(sim.events)
         m["simpy_events"] = sim.work
-        m["end_time"] = _clean(sim.env.now)
+        m["end_time"] = clean(sim.env.now)
         return m
 
     # ---------------------------------------------------------------- export
@@ -141,7 +144,7 @@ class Run:
         """The trace as flat dicts, ordered by seq (contract 3)."""
         out = []
         for seq, (t, kind, saga, service, message, msg_id, src, dst, detail) in enumerate(self.sim.events):
-            ev = {"seq": seq, "t": _clean(t), "kind": kind, "saga": saga, "service": service}
+            ev = {"seq": seq, "t": clean(t), "kind": kind, "saga": saga, "service": service}
             if message is not None:
                 ev["message"] = message
                 ev["msg_id"] = msg_id
@@ -173,13 +176,8 @@ class Run:
         return d
 
 
-def _clean(x):
-    """Round away float noise (0.30000000000000004) so traces read well and compare exactly."""
-    return x if type(x) is int else round(x, 6)
-
-
 def _pct(sorted_values, p):
     if not sorted_values:
         return 0.0
     k = min(len(sorted_values) - 1, max(0, int(round(p / 100 * (len(sorted_values) - 1)))))
-    return _clean(sorted_values[k])
+    return clean(sorted_values[k])

@@ -173,19 +173,28 @@ class Scenario:
                 return c
         return None
 
+    @property
+    def publishers(self) -> dict:
+        """Which step publishes each success event (``PaymentCompleted`` -> ``payment``)."""
+        return {s.messages.done: s.name for s in self.steps}
+
+    def waits_graph(self):
+        """Choreography's "who waits for whom": an edge from each step to the publisher
+        of every event in its ``waits_for`` (a networkx DiGraph of step names)."""
+        import networkx as nx
+        g = nx.DiGraph()
+        publisher = self.publishers
+        for s in self.steps:
+            g.add_node(s.name)
+            g.add_edges_from((s.name, publisher[ev]) for ev in s.waits_for)
+        return g
+
     def subscription_cycles(self):
         """Cycles among choreography subscriptions ("who waits for whom"), as lists of steps."""
         import networkx as nx
-        g = nx.DiGraph()
-        publisher = {s.messages.done: s.name for s in self.steps}
-        for s in self.steps:
-            g.add_node(s.name)
-            for ev in s.waits_for:
-                if ev in publisher:
-                    g.add_edge(s.name, publisher[ev])
         index = {s.name: s.index for s in self.steps}
         out = []
-        for c in nx.simple_cycles(g):
+        for c in nx.simple_cycles(self.waits_graph()):
             k = c.index(max(c, key=index.get))       # start at the latest step, as the run does
             out.append(c[k:] + c[:k])
         return sorted(out, key=lambda c: (len(c), c))

@@ -29,6 +29,11 @@ def events(sc, style, faults=(), **kw):
     return run(sc, style, faults=faults, **kw).to_dict()["events"]
 
 
+def kinds(run_dict, kind):
+    """The events of one kind in a run dict."""
+    return [e for e in run_dict["events"] if e["kind"] == kind]
+
+
 def steps_log(evs, saga=None, kinds=STEP_KINDS):
     """The ordered (kind, service) log of step, compensation and saga events."""
     return [(e["kind"], e["service"]) for e in evs

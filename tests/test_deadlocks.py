@@ -6,7 +6,7 @@ import pytest
 
 from sim import run
 
-from helpers import ROOT, scenario
+from helpers import ROOT, kinds, scenario
 
 CYCLE_2 = ["order", {"name": "payment", "waits_for": ["StockReserved"]},
            {"name": "inventory", "waits_for": ["PaymentCompleted"]}]
@@ -16,10 +16,6 @@ CYCLE_3 = ["order", {"name": "payment", "waits_for": ["ShippingDone"]},
 # payment runs first and charges; then inventory and shipping wait for each other
 CYCLE_AFTER_CHARGE = ["order", "payment", {"name": "inventory", "waits_for": ["ShippingDone"]},
                       {"name": "shipping", "waits_for": ["StockReserved"]}]
-
-
-def kinds(r, kind):
-    return [e for e in r["events"] if e["kind"] == kind]
 
 
 @pytest.mark.parametrize("steps, cycle", [(CYCLE_2, ["inventory", "payment"]),

@@ -3,7 +3,7 @@ import pytest
 
 from sim import FaultError, parse_fault, run
 
-from helpers import scenario, steps_log
+from helpers import kinds, scenario, steps_log
 
 STYLES = ("choreography", "orchestration")
 ALL_OK = {"money_conserved": True, "stock_conserved": True, "sagas_atomic": True, "orders_consistent": True}
@@ -11,10 +11,6 @@ ALL_OK = {"money_conserved": True, "stock_conserved": True, "sagas_atomic": True
 
 def result(sc, style, *faults):
     return run(sc, style, faults=faults).to_dict()
-
-
-def kinds(r, kind):
-    return [e for e in r["events"] if e["kind"] == kind]
 
 
 # ------------------------------------------------------------------ compensation_fail
