@@ -1,9 +1,14 @@
 """Figures for the app, from ``viz``, cached so the clock only pays for what changes.
 
-Building a plotly figure costs tens of milliseconds (validation), so the app
-builds each figure of a run once, keeps it as plain JSON in ``st.cache_data``
-(keyed by the run's inputs), and on every clock tick only adds the "now" line.
-The topology changes with time, so its snapshots are cached per (run, t).
+Building a plotly figure costs milliseconds (validation), so the app builds each
+figure of a run once, keeps it as plain JSON in ``st.cache_data`` (keyed by the
+run's inputs), already fitted to half the page, and on a clock tick only adds the
+"now" line to a copy of that JSON. The service graph changes with time: a run's
+:class:`viz.Topology` is built once and each snapshot only builds the moving traces.
+
+Nothing here rebuilds a figure that did not change, and a figure that did not
+change reaches the browser as the same JSON, which the browser does not redraw:
+after an injection, only what the fault changes is drawn again.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ DETAIL_LABELS = {"sequence": "Sequence diagram", "timeline": "Timeline", "saga_l
                  "wait_for": "Wait-for graph", "state": "Balances and stock over time"}
 CHART_CONFIG = {"displaylogo": False, "scrollZoom": False,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+TOPOLOGY_HEIGHT = 640
 
 
 def _light(fig_json: dict) -> go.Figure:
@@ -26,14 +32,31 @@ def _light(fig_json: dict) -> go.Figure:
     return go.Figure(fig_json, _validate=False)
 
 
+def narrow_json(fig_json: dict, height: int | None = None) -> dict:
+    """Fit a figure in half the page (where the app draws them all): the legend under the plot, not beside
+    it. A new dict; ``fig_json`` is left as it was."""
+    layout = {**fig_json.get("layout", {}),
+              "legend": {**fig_json.get("layout", {}).get("legend", {}), "orientation": "h", "y": -0.02,
+                         "yanchor": "top", "x": 0, "font": {"size": 13}},
+              "margin": {"l": 50, "r": 10, "t": 60, "b": 10}}
+    if height:
+        layout["height"] = height
+    return {**fig_json, "layout": layout}
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _figure_json(run_key: tuple, which: str, _run: dict) -> dict:
-    return viz.figure(_run, which).to_plotly_json()
+    return narrow_json(viz.figure(_run, which).to_plotly_json())
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _topology(run_key: tuple, _run: dict) -> viz.Topology:
+    return viz.Topology(_run)
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
 def _topology_json(run_key: tuple, t: float, _run: dict) -> dict:
-    return viz.topology_frame(_run, t).to_plotly_json()
+    return narrow_json(_topology(run_key, _run).at_json(t), TOPOLOGY_HEIGHT)
 
 
 def detail_keys(run: dict) -> list:
@@ -42,20 +65,21 @@ def detail_keys(run: dict) -> list:
 
 
 def detail_at(run_key: tuple, run: dict, which: str, t: float) -> go.Figure:
-    """Figure ``which`` of the run with a "now" line at ``t``."""
+    """Figure ``which`` of the run, fitted to half the page, with a "now" line at ``t``."""
+    fig = _figure_json(run_key, which, run)
     axis = NOW_AXIS.get(which)
-    fig = _light(_figure_json(run_key, which, run))
-    return viz.add_now(fig, t, axis) if axis else fig
+    if axis:
+        shape, label = viz.now_marks(t, axis)
+        layout = fig["layout"]
+        fig = {**fig, "layout": {**layout, "shapes": [*layout.get("shapes", ()), shape],
+                                 "annotations": [*layout.get("annotations", ()), label]}}
+    return _light(fig)
 
 
 def topology_at(run_key: tuple, run: dict, t: float) -> go.Figure:
-    """The services and the messages in flight at ``t`` (to 1/20 of a time unit, so replays hit the cache)."""
+    """The services and the messages in flight at ``t`` (to 1/20 of a time unit, so replays hit the cache),
+    fitted to half the page."""
     return _light(_topology_json(run_key, round(float(t) * 20) / 20, run))
-
-
-def whole(run_key: tuple, run: dict, which: str) -> go.Figure:
-    """A figure of the whole run, without "now" (comparison, load view)."""
-    return _light(_figure_json(run_key, which, run))
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -75,15 +99,6 @@ def _load_json(run_key: tuple, _run: dict) -> dict:
 
 def load_figures(run_key: tuple, run: dict) -> dict:
     return {name: _light(j) for name, j in _load_json(run_key, run).items()}
-
-
-def narrow(fig: go.Figure, height: int | None = None) -> go.Figure:
-    """Fit a figure in half the page (where the app draws them all): the legend under the plot, not beside it."""
-    fig.update_layout(legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0, "font": {"size": 13}},
-                      margin={"l": 50, "r": 10, "t": 60, "b": 10})
-    if height:
-        fig.update_layout(height=height)
-    return fig
 
 
 def show(fig: go.Figure, key: str, static: bool = False) -> None:

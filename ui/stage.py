@@ -131,7 +131,7 @@ def topology_row(shown: list, t: float, cols=None) -> None:
         if s.run is not None:
             with col:
                 fig = figures.topology_at(s.key, s.run, t)
-                figures.show(figures.narrow(fig, 640), key=f"topology_{s.style}",
+                figures.show(fig, key=f"topology_{s.style}",
                              static=bool(st.session_state.get("playing")))
 
 
@@ -165,7 +165,7 @@ def detail_row(shown: list, t: float, which: str, cols=None) -> None:
         with col:
             if which in figures.detail_keys(s.run):
                 fig = figures.detail_at(s.key, s.run, which, t)
-                figures.show(figures.narrow(fig), key=f"detail_{s.style}")
+                figures.show(fig, key=f"detail_{s.style}")
             else:
                 st.caption(f"{figures.DETAIL_LABELS.get(which, which)}: not drawn for this {s.style} run "
                            "(nothing of that kind happened in it).")

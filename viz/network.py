@@ -309,10 +309,38 @@ def _figure(run, ctx, t, title):
     return fig, len(statics)
 
 
+def _frame_title(t):
+    return f"Services and messages at t = {fmt(t)}"
+
+
+class Topology:
+    """A run's service graph built once; :meth:`at` is its snapshot at a time.
+
+    The app redraws the graph on every tick of its clock: only the moving traces (nodes, tokens, drops,
+    counts) are built anew; the rest (spokes, who talks to whom, broker, legend, layout) is reused as JSON.
+    """
+
+    def __init__(self, run: dict):
+        self.ctx = _Context(run)
+        fig, self.first_dynamic = _figure(run, self.ctx, 0.0, _frame_title(0.0))
+        self.json = fig.to_plotly_json()
+
+    def at_json(self, t: float) -> dict:
+        """The snapshot at ``t`` as plotly JSON (new lists and dicts; the shared parts are not copied)."""
+        data = list(self.json["data"])
+        first = self.first_dynamic
+        data[first:first + len(DYNAMIC_TRACES)] = [tr.to_plotly_json() for tr in _dynamic_traces(self.ctx, t)]
+        layout = dict(self.json["layout"])
+        layout["title"] = {**layout["title"], "text": _frame_title(t)}
+        return {"data": data, "layout": layout}
+
+    def at(self, t: float) -> go.Figure:
+        return go.Figure(self.at_json(t), _validate=False)    # the parts were validated when built
+
+
 def topology_frame(run: dict, t: float) -> go.Figure:
     """The service graph at time ``t``: service states and the tokens of the messages in flight."""
-    fig, _ = _figure(run, _Context(run), t, f"Services and messages at t = {fmt(t)}")
-    return fig
+    return Topology(run).at(t)
 
 
 def frame_times(run: dict, max_frames: int = MAX_FRAMES) -> list:
