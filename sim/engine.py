@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import gc
 import heapq
+import itertools
 import random
 from collections import deque
+from heapq import heappush
 
 import networkx as nx
 import simpy
@@ -101,14 +103,17 @@ class Sim:
         self.keep = keep_events
         self.events = []
         self.work = 0
-        self.schedule = self.env.schedule
+        # SimPy is pinned (4.1.2): `later` pushes on its event queue as Environment.schedule does,
+        # and the engine reads env._now (env.now without a property call)
+        self.queue = self.env._queue
+        self.next_eid = self.env._eid.__next__
         self.faults = [_FaultState(f) for f in faults]
         self.timing = t = scenario.timing
         self.jitter = t.jitter
         self.delay = t.network_delay
         self.steps = scenario.steps
         self.n_steps = len(self.steps)
-        self.msg_seq = 0
+        self.new_id = itertools.count(1).__next__     # message ids 1, 2, 3... (a C call)
         # the world
         self.balances = {c: b for c, b in scenario.customers}
         self.stock = {i: n for i, n in scenario.stock}
@@ -151,13 +156,12 @@ class Sim:
         self.work += 1
         if self.work > MAX_WORK:
             raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
-                                f"t={self.env.now:g}; shorten timing.horizon or lower load.count")
-        env = self.env
-        # Environment.schedule, inlined: SimPy is pinned (4.1.2) and this is the hottest line
-        heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Timer(fn, args)))
+                                f"t={self.env._now:g}; shorten timing.horizon or lower load.count")
+        # Environment.schedule, inlined: this is the hottest line
+        heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), _Timer(fn, args)))
 
     def sample(self):
-        now = self.env.now
+        now = self.env._now
         t, depth, queued = self.series
         t.append(round(now, 6))
         depth.append(self.in_flight)
@@ -169,17 +173,13 @@ class Sim:
             return d * (1.0 + self.rng.uniform(-self.jitter, self.jitter))
         return d
 
-    def new_id(self):
-        self.msg_seq += 1
-        return self.msg_seq
-
     def emit(self, kind, saga=None, service=None, detail=None):
         """Record an event (hot paths test ``self.keep`` first and skip the call)."""
         if self.keep:
             events = self.events
-            events.append((self.env.now, kind, saga, service, None, None, None, None, detail))
+            events.append((self.env._now, kind, saga, service, None, None, None, None, detail))
             if len(events) > MAX_TRACE:
-                raise RunLimitError(f"the trace passed {MAX_TRACE:,} events at t={self.env.now:g}; "
+                raise RunLimitError(f"the trace passed {MAX_TRACE:,} events at t={self.env._now:g}; "
                                     "use --format summary for runs this large")
 
     def emit_msg(self, kind, msg, detail=None):
@@ -192,12 +192,20 @@ class Sim:
                     d.update(detail)
             else:
                 d = _FLOW_DETAIL[msg.flow]      # shared and never mutated: cheap to make and to encode
-            self.events.append((self.env.now, kind, msg.saga, None, msg.name, msg.id, msg.src, msg.dst, d))
+            self.events.append((self.env._now, kind, msg.saga, None, msg.name, msg.id, msg.src, msg.dst, d))
+
+    def counts(self):
+        """The metric counters: ``m`` and the hottest ones, kept by their owners."""
+        m = dict(self.m)
+        m["messages"], m["sent"] = self.broker.delivered, self.broker.sent
+        if self.orchestrator:
+            m["saga_log_records"] = len(self.orchestrator.log)
+        return m
 
     # ------------------------------------------------------------ faults
     def step_fault(self, kind, service, saga):
         """The first matching fault of ``kind`` for an attempt starting now, or None."""
-        now = self.env.now
+        now = self.env._now
         for fs in self.faults:
             f = fs.fault
             if f.kind != kind or f.target != service or now < f.at:
@@ -217,7 +225,7 @@ class Sim:
         return None
 
     def broker_fault(self, msg):
-        now = self.env.now
+        now = self.env._now
         for fs in self.faults:
             f = fs.fault
             if f.target != "broker" or now < f.at:
@@ -259,7 +267,7 @@ class Sim:
     def start_saga(self, order, retry_of=None):
         saga = order.id
         self.orders[saga] = order
-        self.started[saga] = self.env.now
+        self.started[saga] = self.env._now
         self.net[saga] = [0] * self.n_steps
         entry = self.orchestrator if self.orchestrator else self.services["order"]
         if self.keep:
@@ -281,7 +289,7 @@ class Sim:
             if not (healed or (before in ("deadlocked", "compensated") and outcome == "stuck")):
                 return False
         self.outcome[saga] = outcome
-        self.ended[saga] = self.env.now
+        self.ended[saga] = self.env._now
         self.emit("saga_" + outcome, saga, service, detail)
         if self.locks:
             self.locks.release_all(saga)
@@ -293,7 +301,7 @@ class Sim:
         old = self.orders[saga]
         new_id = self.next_saga
         self.next_saga += 1
-        order = type(old)(new_id, old.customer, old.items, old.price, self.env.now)
+        order = type(old)(new_id, old.customer, old.items, old.price, self.env._now)
         self.start_saga(order, retry_of=saga)
 
     # ------------------------------------------------------------ choreography wiring
@@ -332,6 +340,7 @@ class Sim:
         waited = {ev for s in steps for ev in s.waits_for}
         sinks = tuple(s.messages.done for s in steps[1:] if s.messages.done not in waited)
         self.sinks = sinks or (steps[-1].messages.done,)
+        self.sink_set = frozenset(self.sinks)
         for ev in self.sinks:
             listen(ev, "order", "approve")
         self.subs = subs
@@ -371,7 +380,7 @@ class Sim:
             if p.status is not None:
                 continue
             for ev in s.waits_for:
-                if not p.seen or ev not in p.seen:
+                if ev not in p.seen:
                     src = publisher[ev]
                     if self.services[src].state(saga).status in (None, "working"):
                         g.add_edge(s.name, src)
@@ -404,9 +413,8 @@ class Sim:
             self.start_saga(order)
         nxt = next(self._arrivals, None)
         if nxt is not None:
-            env = self.env
             self.work += 1
-            heapq.heappush(env._queue, (nxt.at, URGENT, next(env._eid), _Timer(self._arrive, (nxt,))))
+            heappush(self.queue, (nxt.at, URGENT, self.next_eid(), _Timer(self._arrive, (nxt,))))
 
     def run(self):
         self.schedule_crashes()
@@ -438,11 +446,13 @@ class Broker:
     def __init__(self, sim):
         self.sim = sim
         self.held = {}         # destination -> deque of messages waiting for it to come back
+        self.sent = 0          # the metrics' `sent` and `messages` (delivered), counted here: hot
+        self.delivered = 0
 
     def send(self, msg, extra_delay=0.0):
         sim = self.sim
-        sim.m["sent"] += 1
-        if sim.env.now >= sim.next_sample:
+        self.sent += 1
+        if sim.env._now >= sim.next_sample:
             sim.sample()
         f = sim.broker_fault(msg) if sim.faults else None
         if sim.keep:
@@ -473,7 +483,7 @@ class Broker:
             self.held.setdefault(msg.dst, deque()).append(msg)
             return
         sim.in_flight -= 1
-        sim.m["messages"] += 1
+        self.delivered += 1
         if sim.keep:
             sim.emit_msg("message_delivered", msg)
         dst.receive(msg)
@@ -496,7 +506,8 @@ class _SagaAtService:
 
     def __init__(self):
         self.status = None        # None | working | done | failed | compensating | compensated | cancelled
-        self.seen = None          # choreography events arrived (for waits_for / approval)
+        self.seen = ()            # choreography events arrived (for waits_for / approval); a tuple
+                                  # of names, which the garbage collector stops tracking (a set it walks)
         self.pending_undo = None  # (msg, because): a compensation asked for while the step was working
         self.attempts = 0
         self.comp_attempts = 0
@@ -522,6 +533,7 @@ class Participant:
         self.name = step.name
         self.capacity = sim.sc.capacity(step.name)
         self.service_time = sim.sc.service_time(step.name)
+        self.idempotent = sim.sc.idempotent
         self.busy = 0
         self.queue = deque()
         self.down = False
@@ -533,6 +545,7 @@ class Participant:
         self.is_order = step.name == "order"
         self.internal = 0
         self.roles = {}            # choreography: event name -> this service's roles for it
+        self.waits_for = frozenset(step.waits_for)
 
     def state(self, saga):
         st = self.sagas.get(saga)
@@ -551,8 +564,8 @@ class Participant:
         self._enqueue(self.job("request", saga))
 
     def receive(self, msg):
-        sim = self.sim
-        if sim.sc.idempotent:
+        if self.idempotent:
+            sim = self.sim
             if msg.id in self.done_ids:
                 reply = self.done_ids[msg.id]
                 sim.m["duplicates_ignored"] += 1
@@ -573,8 +586,7 @@ class Participant:
         if self.down:
             self.deferred.append((self._enqueue, (job,)))
             return
-        if job.id not in self.working:
-            self.working[job.id] = job
+        self.working.setdefault(job.id, job)
         if self.capacity is not None and self.busy >= self.capacity:
             self.queue.append(job)
             return
@@ -596,7 +608,7 @@ class Participant:
     def _finish(self, job, reply, remember=True):
         """The job is done: forget it, remember its id (idempotency), send the reply, free the worker."""
         self.working.pop(job.id, None)
-        if remember and self.sim.sc.idempotent and job.id > 0:
+        if remember and self.idempotent and job.id > 0:
             self.done_ids[job.id] = reply
         if reply is not None:
             self.sim.broker.send(reply)
@@ -618,20 +630,19 @@ class Participant:
         saga = msg.saga
         st = self.sagas.get(saga) or self.state(saga)
         name = msg.name
-        if st.seen is None:
-            st.seen = set()
-        st.seen.add(name)
+        if name not in st.seen:
+            st.seen += (name,)
         roles = self.roles.get(name)
         if roles is None:
             roles = self.roles[name] = frozenset(r for svc, r in self.sim.subs.get(name, ()) if svc == self.name)
-        if "wait" in roles and st.seen.issuperset(self.step.waits_for):
+        if "wait" in roles and self.waits_for.issubset(st.seen):
             if st.status is None or st.status == "cancelled" or (
-                    not self.sim.sc.idempotent and st.status != "compensating"):
+                    not self.idempotent and st.status != "compensating"):
                 return self._forward(saga, msg)       # a cancelled or compensated saga: refused
         if "undo" in roles:
             reason = (msg.detail or {}).get("reason") or f"{msg.src} reported {name}"
             return self._undo_request(saga, msg, reason)
-        if "approve" in roles and st.seen.issuperset(self.sim.sinks) and st.status == "done" \
+        if "approve" in roles and self.sim.sink_set.issubset(st.seen) and st.status == "done" \
                 and saga not in self.sim.outcome:
             return self._approve(saga, msg)
         self._finish(msg, None)
@@ -705,7 +716,8 @@ class Participant:
                 if sim.cyclic and self.is_order:
                     sim.check_waits_deadlock(saga)
             self._finish(job, self._reply(job, "done", step.messages.done, FORWARD))
-            self._run_pending_undo(st, saga)
+            if st.pending_undo is not None:
+                self._run_pending_undo(st, saga)
             return
         sim.m["step_failures"] += 1
         refused = reason is _REFUSED
@@ -778,7 +790,7 @@ class Participant:
                 return None, f"{order.customer}'s balance {bal:g} is short of {order.price:g}"
             sim.balances[order.customer] = bal - order.price
             sim.held += order.price
-            sim.ledger.append((sim.env.now, saga, order.customer, -order.price, "charge"))
+            sim.ledger.append((sim.env._now, saga, order.customer, -order.price, "charge"))
             if not sim.keep:
                 return None, None
             return f"charged {order.customer} {order.price:g} (balance {bal - order.price:g})", None
@@ -893,7 +905,7 @@ class Participant:
         if self.name == "payment":
             sim.balances[order.customer] += order.price
             sim.held -= order.price
-            sim.ledger.append((sim.env.now, saga, order.customer, order.price, "refund"))
+            sim.ledger.append((sim.env._now, saga, order.customer, order.price, "refund"))
             return (f"refunded {order.customer} {order.price:g} (a new ledger entry; balance "
                     f"{sim.balances[order.customer]:g})")
         if self.name == "inventory":
@@ -1093,8 +1105,9 @@ class _OSaga:
         self.saga = saga
         self.phase = "started"   # started | forward | compensating | approving | ended
         self.step = -1           # current forward step index
-        self.done = []           # steps that succeeded, in completion order
-        self.undo = []           # steps still to compensate, next first
+        self.done = ()           # steps that succeeded, in completion order
+        self.undo = ()           # steps still to compensate, next first (a list once compensating)
+        # (tuples of ints until needed otherwise: the garbage collector stops tracking them)
         self.cmd = None          # outstanding command: Msg
         self.sends = 0           # sends of the outstanding command (1 + timeouts)
         self.failures = 0        # failed replies for the current command's step (retries)
@@ -1129,8 +1142,7 @@ class Orchestrator:
         """
         sim = self.sim
         rec = (saga, state, step, cmd, extra)
-        self.log.append(rec)
-        sim.m["saga_log_records"] += 1
+        self.log.append(rec)       # never truncated: its length is the saga_log_records metric
         if sim.keep:
             d = {"state": state}
             if step is not None:
@@ -1140,7 +1152,7 @@ class Orchestrator:
                 d["msg_id"] = cmd.id
             if extra:
                 d.update(extra)
-            sim.events.append((sim.env.now, "saga_log", saga, "orchestrator", None, None, None, None, d))
+            sim.events.append((sim.env._now, "saga_log", saga, "orchestrator", None, None, None, None, d))
         self._apply(rec)
 
     def _apply(self, rec):
@@ -1150,12 +1162,19 @@ class Orchestrator:
         if o is None:
             o = self.sagas[saga] = _OSaga(saga)
         f = f or _NO_FIELDS
+        # the states of a saga that succeeds come first: they are most of the log
         if state == "executing":
             o.phase, o.step, o.cmd, o.sends = "forward", step, cmd, 0
             o.failures = o.failures + 1 if f.get("retry") else 0
         elif state == "succeeded":
-            o.done.append(step)
+            o.done += (step,)
             o.cmd = None
+        elif state == "started":
+            pass
+        elif state == "approving":
+            o.phase, o.cmd, o.sends = "approving", cmd, 0
+        elif state in ("completed", "aborted"):
+            o.phase, o.cmd = "ended", None
         elif state == "failed":
             o.phase, o.cmd, o.because = "compensating", None, f.get("reason", "")
             o.undo = list(reversed(o.done))
@@ -1169,16 +1188,12 @@ class Orchestrator:
         elif state == "compensated":
             o.undo.pop(0)
             o.cmd, o.failures = None, 0
-        elif state == "approving":
-            o.phase, o.cmd, o.sends = "approving", cmd, 0
         elif state == "stuck":
             o.phase = "stuck"
             if not f.get("awaiting"):
                 o.cmd = None          # otherwise a late reply to the outstanding command may heal it
         elif state == "resumed":
             o.phase = f["phase"]
-        elif state in ("completed", "aborted"):
-            o.phase, o.cmd = "ended", None
 
     # -------------------------------------------------------- acting
     def request(self, saga):
@@ -1202,7 +1217,7 @@ class Orchestrator:
     def _arm(self, o, msg):
         sim = self.sim
         timeout = sim.timing.timeout
-        self.deadlines.append((sim.env.now + timeout, o.saga, msg.id, o.sends, self.epoch))
+        self.deadlines.append((sim.env._now + timeout, o.saga, msg.id, o.sends, self.epoch))
         if not self.timer_gen and not self.ticking:
             self._start_timer(timeout)
 
@@ -1216,7 +1231,7 @@ class Orchestrator:
         if gen != self.timer_gen or self.down:
             return
         self.timer_gen = 0
-        now = self.sim.env.now
+        now = self.sim.env._now
         dq = self.deadlines
         self.ticking = True
         while dq and dq[0][0] <= now + 1e-9:
@@ -1283,7 +1298,7 @@ class Orchestrator:
             self.write(o.saga, "resumed", extra={"phase": phase, "reason": f"late {msg.name} after giving up"})
         step = msg.step
         op = msg.op
-        because = (msg.detail or {}).get("reason", "")
+        because = (msg.detail or _NO_FIELDS).get("reason", "")
         if op == "done":
             self.write(o.saga, "succeeded", step)
             self._next_step(o)

@@ -64,15 +64,26 @@ class Run:
             out[saga] = sim.outcome.get(saga, "in_flight")
         return out
 
+    @cached_property
+    def reserved(self) -> dict:
+        """item -> quantity reserved by all sagas (final state and invariants use it)."""
+        sim = self.sim
+        out = {i: 0 for i in sim.stock}
+        for r in sim.reserved.values():
+            for i, q in r.items():
+                out[i] += q
+        return out
+
     @property
     def final_state(self) -> dict:
         sim = self.sim
+        orders = sim.order_state
         return {
             "balances": {c: clean(b) for c, b in sim.balances.items()},
             "stock": dict(sim.stock),
-            "orders": {str(s): st for s, st in sorted(sim.order_state.items())},
+            "orders": {str(s): orders[s] for s in sorted(orders)},
             "payment_held": clean(sim.held),
-            "reserved": {i: sum(r.get(i, 0) for r in sim.reserved.values()) for i in sim.stock},
+            "reserved": dict(self.reserved),
             "ledger_entries": len(sim.ledger),
         }
 
@@ -81,21 +92,19 @@ class Run:
         sim, sc = self.sim, self.scenario
         start_money = sum(b for _, b in sc.customers)
         money = sum(sim.balances.values()) + sim.held
-        reserved = {i: 0 for i in sim.stock}
-        for r in sim.reserved.values():
-            for i, q in r.items():
-                reserved[i] += q
+        reserved = self.reserved
         start_stock = dict(sc.stock)
         outcomes = self.outcomes
         atomic = True
         consistent = True
+        every_step_once, none = [1] * sim.n_steps, [0] * sim.n_steps       # net applications per step
         for saga, outcome in outcomes.items():
             if outcome == "deadlocked" and saga not in sim.rolled_back:
                 continue            # its rollback is still under way: judged like a saga in flight
             net = sim.net[saga]
-            if outcome == "completed" and any(n != 1 for n in net):
+            if outcome == "completed" and net != every_step_once:
                 atomic = False
-            elif outcome in ("compensated", "deadlocked") and any(n != 0 for n in net):
+            elif outcome in ("compensated", "deadlocked") and net != none:
                 atomic = False
             state = sim.order_state.get(saga)
             if (state == "APPROVED") != (outcome == "completed"):
@@ -112,7 +121,7 @@ class Run:
     @property
     def metrics(self) -> dict:
         sim = self.sim
-        m = dict(sim.m)
+        m = sim.counts()
         ends = [sim.ended[s] for s in sim.outcome if s in sim.ended]
         first = min(sim.started.values(), default=0.0)
         m["duration"] = clean(max(ends) - first) if ends else 0.0
