@@ -42,6 +42,7 @@ def _dispatch(timer):
 
 
 _DISPATCH = (_dispatch,)
+_new = object.__new__
 
 
 class _Timer:
@@ -157,8 +158,10 @@ class Sim:
         if self.work > MAX_WORK:
             raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
                                 f"t={self.env._now:g}; shorten timing.horizon or lower load.count")
-        # Environment.schedule, inlined: this is the hottest line
-        heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), _Timer(fn, args)))
+        # _Timer(fn, args) without a Python __init__ call, then Environment.schedule inlined: the hottest lines
+        timer = _new(_Timer)
+        timer.callbacks, timer.fn, timer.args = _DISPATCH, fn, args
+        heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), timer))
 
     def sample(self):
         now = self.env._now
@@ -1128,7 +1131,7 @@ class Orchestrator:
         self.sagas = {}           # in memory: lost on a crash, rebuilt from the log
         self.waiting = []         # customer requests that came while down
         self.seen_replies = set()
-        self.deadlines = deque()  # (deadline, saga, msg_id, sends, epoch): one timer serves them all
+        self.deadlines = deque()  # (deadline, saga view, msg_id, sends, epoch): one timer serves them all
         self.timer_gen = 0        # the generation of the one pending timer (0: none pending)
         self.timer_seq = 0
         self.ticking = False
@@ -1204,28 +1207,26 @@ class Orchestrator:
         self._next_step(self.sagas[saga])
 
     def _send(self, o, msg):
+        """Send a command and arm its timeout.
+
+        Every command waits the same `timing.timeout`, so deadlines come in the order
+        the commands were sent: one FIFO and one SimPy timer for its head, instead of
+        a timer per command (most are answered long before they would fire).
+        """
         sim = self.sim
         o.sends += 1
         o.armed = self.epoch
         slow = sim.step_fault("slow", self.name, o.saga) if sim.faults else None
         sim.broker.send(msg, slow.by if slow else 0.0)
-        self._arm(o, msg)
-
-    # Every command waits the same `timing.timeout`, so deadlines come in the order
-    # the commands were sent: one FIFO and one SimPy timer for its head, instead of
-    # a timer per command (most are answered long before they would fire).
-    def _arm(self, o, msg):
-        sim = self.sim
         timeout = sim.timing.timeout
-        self.deadlines.append((sim.env._now + timeout, o.saga, msg.id, o.sends, self.epoch))
+        # the view `o` itself, not the saga id: a crash makes a new view, and a new epoch
+        self.deadlines.append((sim.env._now + timeout, o, msg.id, o.sends, self.epoch))
         if not self.timer_gen and not self.ticking:
             self._start_timer(timeout)
 
     def _stale(self, entry):
-        _, saga, msg_id, sends, epoch = entry
-        o = self.sagas.get(saga)
-        return (epoch != self.epoch or o is None or o.cmd is None or o.cmd.id != msg_id
-                or o.sends != sends)
+        _, o, msg_id, sends, epoch = entry
+        return epoch != self.epoch or o.cmd is None or o.cmd.id != msg_id or o.sends != sends
 
     def _tick(self, gen):
         if gen != self.timer_gen or self.down:
@@ -1237,7 +1238,7 @@ class Orchestrator:
         while dq and dq[0][0] <= now + 1e-9:
             entry = dq.popleft()
             if not self._stale(entry):
-                self._on_timeout(entry[1], entry[2], entry[3], entry[4])
+                self._on_timeout(entry[1].saga, entry[2], entry[3], entry[4])
         self.ticking = False
         while dq and self._stale(dq[0]):
             dq.popleft()
