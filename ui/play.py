@@ -71,16 +71,24 @@ def _draw(scenario, text: str, source: str) -> None:
                  icon=":material/info:" if note else ":material/bolt:")
     stage.header_row(shown, t)
     stage.now_row(shown, t)
+    # The places are laid out top to bottom, but the instructor's panel is filled before the figures: the
+    # browser shows elements in the order they arrive, so after an injection the new fault is listed at
+    # once instead of after the figures have been redrawn.
     if len(shown) == 1:            # one style: the service graph and the second view side by side
         left, right = st.columns(2, gap="medium")
+        panel = st.container()
+        with panel:
+            _panel(scenario, shown, t)
         stage.topology_row(shown, t, [left])
         with right:
             _detail(shown, good, t, [right])
-        _panel(scenario, shown, t)
         stage.cards_row(shown, t)
     else:
-        stage.topology_row(shown, t)
-        _panel(scenario, shown, t)
+        graphs, panel = st.container(), st.container()
+        with panel:
+            _panel(scenario, shown, t)
+        with graphs:
+            stage.topology_row(shown, t)
         stage.cards_row(shown, t)
         _detail(shown, good, t)
     stage.log_row(shown, t)

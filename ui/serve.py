@@ -104,6 +104,23 @@ def wait_text_idle(page, text: str, timeout: float = 30.0) -> None:
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
+WATCH_RERUN = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]'); window.__sagaRan = false;"
+               " if (window.__sagaWatch) window.__sagaWatch.disconnect();"
+               " window.__sagaWatch = new MutationObserver(() => { if (a.getAttribute('data-test-script-state')"
+               " === 'running') window.__sagaRan = true; }); window.__sagaWatch.observe(a, {attributes: true}); }")
+RERUN_DONE = ("() => window.__sagaRan && document.querySelector('[data-testid=\"stApp\"]')"
+              ".getAttribute('data-test-script-state') === 'notRunning'")
+
+
+def click_and_wait_rerun(page, locator, timeout: float = 30.0) -> None:
+    """Click, then wait until the rerun that the click starts has finished and two frames are drawn (for a
+    click that changes nothing on the page, so there is no new text to wait for)."""
+    page.evaluate(WATCH_RERUN)
+    locator.click()
+    page.wait_for_function(RERUN_DONE, timeout=timeout * 1000, polling="raf")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def screenshot(page, path: str, full: bool = False) -> None:
     """A screenshot; ``full`` grows the window to the app's whole height first (its main area scrolls)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
