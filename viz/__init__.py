@@ -8,5 +8,6 @@ from .network import Topology, frame_times, topology, topology_frame
 from .style import add_now, now_marks
 from .trace import in_flight_at, state_at, statuses_at
 
-__all__ = ["Topology", "add_now", "compare", "figure", "figure_at", "figure_keys", "figures", "frame_times", "in_flight_at",
-           "in_flight_series", "load_figures", "now_marks", "state_at", "statuses_at", "topology", "topology_frame"]
+__all__ = ["Topology", "add_now", "compare", "figure", "figure_at", "figure_keys", "figures", "frame_times",
+           "in_flight_at", "in_flight_series", "load_figures", "now_marks", "state_at", "statuses_at", "topology",
+           "topology_frame"]
