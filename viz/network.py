@@ -8,8 +8,8 @@ a cross for a moment; the broker's duplicate copy is a second, diamond token.
 """
 from __future__ import annotations
 
+import copy
 import math
-
 from dataclasses import astuple
 
 import networkx as nx
@@ -335,7 +335,8 @@ class Topology:
         return {"data": data, "layout": layout}
 
     def at(self, t: float) -> go.Figure:
-        return go.Figure(self.at_json(t), _validate=False)    # the parts were validated when built
+        # the parts were validated when built; a deep copy, because plotly takes over the dicts it is given
+        return go.Figure(copy.deepcopy(self.at_json(t)), _validate=False)
 
 
 def topology_frame(run: dict, t: float) -> go.Figure:
