@@ -202,7 +202,7 @@ class Sim:
         m = dict(self.m)
         m["messages"], m["sent"] = self.broker.delivered, self.broker.sent
         if self.orchestrator:
-            m["saga_log_records"] = len(self.orchestrator.log)
+            m["saga_log_records"] = len(self.orchestrator.log) // 5     # five fields a record
         return m
 
     # ------------------------------------------------------------ faults
@@ -423,9 +423,11 @@ class Sim:
         self.schedule_crashes()
         self._arrivals = iter(_in_time_order(self.sc))
         self._arrive()
-        # a run keeps many small objects alive: collect the young generation less often
+        # A run's objects mostly live until it ends, so a collection during the run finds little
+        # garbage but walks them all: collect the young generation once per million new objects
+        # (not 700), which also bounds the cyclic garbage that can wait (networkx graphs make some).
         old = gc.get_threshold()
-        gc.set_threshold(max(old[0], 10_000), old[1], old[2])
+        gc.set_threshold(max(old[0], 1_000_000), old[1], old[2])
         try:
             self.env.run(until=self.sc.horizon)
         finally:
@@ -586,19 +588,21 @@ class Participant:
         self._enqueue(msg)
 
     def _enqueue(self, job):
+        """A job arrives: it starts now, or waits for a worker if their number is limited."""
         if self.down:
             self.deferred.append((self._enqueue, (job,)))
             return
         self.working.setdefault(job.id, job)
-        if self.capacity is not None and self.busy >= self.capacity:
-            self.queue.append(job)
-            return
+        if self.capacity is not None:       # busy workers are counted only then
+            if self.busy >= self.capacity:
+                self.queue.append(job)
+                return
+            self.busy += 1
         self._start(job)
 
     # -------------------------------------------------------- dispatch
     def _start(self, job):
         """Decide what a job means, then do it."""
-        self.busy += 1
         op = job.op
         if op == "do" or op == "request" or op == "retry":
             return self._forward(job.saga, job)
@@ -618,9 +622,12 @@ class Participant:
         self._release_worker()
 
     def _release_worker(self):
-        self.busy -= 1
+        if self.capacity is None:
+            return
         if self.queue and not self.down:
-            self._start(self.queue.popleft())
+            self._start(self.queue.popleft())     # the worker goes on to the next job
+        else:
+            self.busy -= 1
 
     def _reply(self, msg, op, name, flow, detail=None):
         if msg.src != "orchestrator":
@@ -1127,7 +1134,7 @@ class Orchestrator:
         self.sim = sim
         self.down = False
         self.epoch = 0
-        self.log = []             # saga log records: (saga, state, fields) — durable
+        self.log = []             # the saga log (durable): see write and records
         self.sagas = {}           # in memory: lost on a crash, rebuilt from the log
         self.waiting = []         # customer requests that came while down
         self.seen_replies = set()
@@ -1140,12 +1147,13 @@ class Orchestrator:
     def write(self, saga, state, step=None, cmd=None, extra=None):
         """Write-ahead: the record is durable before the orchestrator acts on it.
 
-        A record is a flat tuple ``(saga, state, step, cmd, extra)``; ``extra`` holds
-        the rare fields (reason, unknown, retry, awaiting, phase) or is None.
+        A record is five fields ``(saga, state, step, cmd, extra)``; ``extra`` holds the
+        rare fields (reason, unknown, retry, awaiting, phase) or is None. They are appended
+        to the log one after the other: no tuple per record, which the garbage collector
+        would have to walk (``records`` reads them back as tuples).
         """
         sim = self.sim
-        rec = (saga, state, step, cmd, extra)
-        self.log.append(rec)       # never truncated: its length is the saga_log_records metric
+        self.log += (saga, state, step, cmd, extra)
         if sim.keep:
             d = {"state": state}
             if step is not None:
@@ -1156,11 +1164,15 @@ class Orchestrator:
             if extra:
                 d.update(extra)
             sim.events.append((sim.env._now, "saga_log", saga, "orchestrator", None, None, None, None, d))
-        self._apply(rec)
+        self._apply(saga, state, step, cmd, extra)
 
-    def _apply(self, rec):
+    def records(self):
+        """The saga log, a tuple ``(saga, state, step, cmd, extra)`` per record."""
+        fields = iter(self.log)
+        return zip(fields, fields, fields, fields, fields)
+
+    def _apply(self, saga, state, step, cmd, f):
         """Fold one record into the in-memory view (when written, and again on recovery)."""
-        saga, state, step, cmd, f = rec
         o = self.sagas.get(saga)
         if o is None:
             o = self.sagas[saga] = _OSaga(saga)
@@ -1299,11 +1311,12 @@ class Orchestrator:
             self.write(o.saga, "resumed", extra={"phase": phase, "reason": f"late {msg.name} after giving up"})
         step = msg.step
         op = msg.op
-        because = (msg.detail or _NO_FIELDS).get("reason", "")
         if op == "done":
             self.write(o.saga, "succeeded", step)
             self._next_step(o)
-        elif op == "failed":
+            return
+        because = (msg.detail or _NO_FIELDS).get("reason", "")
+        if op == "failed":
             s = sim.steps[step]
             if s.type == "retriable":
                 self._retry_or_stuck(o, step, because)
@@ -1396,11 +1409,13 @@ class Orchestrator:
             return
         sim = self.sim
         self.down = False
-        for rec in self.log:          # rebuild every saga from the saga log
-            self._apply(rec)
+        replayed = 0
+        for rec in self.records():    # rebuild every saga from the saga log
+            self._apply(*rec)
+            replayed += 1
         open_ = [o for o in self.sagas.values() if o.phase not in ("ended", "stuck")]
         sim.emit("service_recovered", None, self.name,
-                 {"replayed_log_records": len(self.log), "open_sagas": len(open_),
+                 {"replayed_log_records": replayed, "open_sagas": len(open_),
                   "waiting": len(sim.broker.held.get(self.name, ()))})
         sim.broker.release(self.name)
         for o in open_:
