@@ -619,11 +619,11 @@ class Participant:
             self.done_ids[job.id] = reply
         if reply is not None:
             self.sim.broker.send(reply)
-        self._release_worker()
+        if self.capacity is not None:
+            self._release_worker()
 
     def _release_worker(self):
-        if self.capacity is None:
-            return
+        """Only when workers are limited (see _enqueue)."""
         if self.queue and not self.down:
             self._start(self.queue.popleft())     # the worker goes on to the next job
         else:
@@ -826,7 +826,8 @@ class Participant:
             # orchestration: the compensation overtook its request, or the step never took effect
             if st.status == "working":
                 st.pending_undo = (job, because)
-                self._release_worker()  # the command waits (still in `working`) without a worker
+                if self.capacity is not None:
+                    self._release_worker()  # the command waits (still in `working`) without a worker
                 return
             if st.status == "compensated":
                 self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION))
