@@ -63,9 +63,15 @@ class _Timer:
 
 
 class Msg:
-    """One message on the broker. A re-sent or duplicated message keeps its id."""
+    """One message on the broker. A re-sent or duplicated message keeps its id.
 
-    __slots__ = ("id", "name", "saga", "src", "dst", "step", "op", "flow", "reply_to", "detail")
+    In flight, a message is its own SimPy event (as a ``_Timer`` would be, see
+    ``Broker.send``): ``callbacks`` is set while it waits in SimPy's queue, None otherwise.
+    """
+
+    __slots__ = ("id", "name", "saga", "src", "dst", "step", "op", "flow", "reply_to", "detail", "callbacks")
+    _ok = True
+    _value = None
 
     def __init__(self, id, name, saga, src, dst, step, op, flow, reply_to=None, detail=None):
         self.id = id
@@ -78,6 +84,7 @@ class Msg:
         self.flow = flow
         self.reply_to = reply_to
         self.detail = detail
+        self.callbacks = None
 
 
 class _FaultState:
@@ -156,12 +163,15 @@ class Sim:
     def later(self, delay, fn, *args):
         self.work += 1
         if self.work > MAX_WORK:
-            raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
-                                f"t={self.env._now:g}; shorten timing.horizon or lower load.count")
+            self.too_much_work()
         # _Timer(fn, args) without a Python __init__ call, then Environment.schedule inlined: the hottest lines
         timer = _new(_Timer)
         timer.callbacks, timer.fn, timer.args = _DISPATCH, fn, args
         heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), timer))
+
+    def too_much_work(self):
+        raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
+                            f"t={self.env._now:g}; shorten timing.horizon or lower load.count")
 
     def sample(self):
         now = self.env._now
@@ -453,6 +463,7 @@ class Broker:
         self.held = {}         # destination -> deque of messages waiting for it to come back
         self.sent = 0          # the metrics' `sent` and `messages` (delivered), counted here: hot
         self.delivered = 0
+        self.hop = (self.deliver,)   # the callbacks of a message in flight: SimPy calls deliver(msg)
 
     def send(self, msg, extra_delay=0.0):
         sim = self.sim
@@ -479,7 +490,15 @@ class Broker:
         sim.in_flight += 1
         if sim.in_flight > sim.max_in_flight:
             sim.max_in_flight = sim.in_flight
-        sim.later(delay, self.deliver, msg)
+        if msg.callbacks is not None:       # this very message is still in flight (a re-send): a timer
+            sim.later(delay, self.deliver, msg)
+            return
+        # The message itself is the SimPy event: no timer object, no dispatch call (later(), inlined)
+        sim.work += 1
+        if sim.work > MAX_WORK:
+            sim.too_much_work()
+        msg.callbacks = self.hop
+        heappush(sim.queue, (sim.env._now + delay, NORMAL, sim.next_eid(), msg))
 
     def deliver(self, msg):
         sim = self.sim
@@ -569,23 +588,36 @@ class Participant:
         self._enqueue(self.job("request", saga))
 
     def receive(self, msg):
-        if self.idempotent:
-            sim = self.sim
-            if msg.id in self.done_ids:
-                reply = self.done_ids[msg.id]
-                sim.m["duplicates_ignored"] += 1
-                sim.emit("duplicate_ignored", msg.saga, self.name,
-                         {"message": msg.name, "msg_id": msg.id,
-                          "reason": "already done: the earlier reply is sent again" if reply else "already done"})
-                if reply is not None:
-                    sim.broker.send(reply)
-                return
-            if msg.id in self.working:
-                sim.m["duplicates_ignored"] += 1
-                sim.emit("duplicate_ignored", msg.saga, self.name,
-                         {"message": msg.name, "msg_id": msg.id, "reason": "already in progress"})
-                return
+        """A broker message (the broker delivers only while the service is up)."""
+        if self.idempotent and (msg.id in self.done_ids or msg.id in self.working):
+            return self._duplicate(msg)
+        if self.capacity is None:
+            # unlimited workers (the common case): the job starts now, as _enqueue then _start
+            # would do, two calls fewer per message
+            self.working.setdefault(msg.id, msg)
+            op = msg.op
+            if op == "do":                  # orchestration: a command
+                return self._forward(msg.saga, msg)
+            if op == "done":                # choreography: an event (a step done)
+                return self._on_event(msg)
+            return self._start(msg)
         self._enqueue(msg)
+
+    def _duplicate(self, msg):
+        """Idempotency: a message seen before is not done again."""
+        sim = self.sim
+        if msg.id in self.done_ids:
+            reply = self.done_ids[msg.id]
+            sim.m["duplicates_ignored"] += 1
+            sim.emit("duplicate_ignored", msg.saga, self.name,
+                     {"message": msg.name, "msg_id": msg.id,
+                      "reason": "already done: the earlier reply is sent again" if reply else "already done"})
+            if reply is not None:
+                sim.broker.send(reply)
+            return
+        sim.m["duplicates_ignored"] += 1
+        sim.emit("duplicate_ignored", msg.saga, self.name,
+                 {"message": msg.name, "msg_id": msg.id, "reason": "already in progress"})
 
     def _enqueue(self, job):
         """A job arrives: it starts now, or waits for a worker if their number is limited."""
@@ -638,7 +670,9 @@ class Participant:
     # -------------------------------------------------------- choreography events
     def _on_event(self, msg):
         saga = msg.saga
-        st = self.sagas.get(saga) or self.state(saga)
+        st = self.sagas.get(saga)
+        if st is None:                     # state(saga), inlined: a saga's first event here
+            st = self.sagas[saga] = _SagaAtService()
         name = msg.name
         if name not in st.seen:
             st.seen += (name,)
@@ -685,7 +719,9 @@ class Participant:
     # -------------------------------------------------------- forward step
     def _forward(self, saga, job):
         sim = self.sim
-        st = self.sagas.get(saga) or self.state(saga)
+        st = self.sagas.get(saga)
+        if st is None:                     # state(saga), inlined: a saga's first job here
+            st = self.sagas[saga] = _SagaAtService()
         st.attempts += 1
         if st.status not in _GONE:
             st.status = "working"
@@ -1165,7 +1201,15 @@ class Orchestrator:
             if extra:
                 d.update(extra)
             sim.events.append((sim.env._now, "saga_log", saga, "orchestrator", None, None, None, None, d))
-        self._apply(saga, state, step, cmd, extra)
+        # the two states of most records applied here, as _apply does (one call fewer per record)
+        o = self.sagas.get(saga) if extra is None else None
+        if o is not None and state == "succeeded":
+            o.done += (step,)
+            o.cmd = None
+        elif o is not None and state == "executing":
+            o.phase, o.step, o.cmd, o.sends, o.failures = "forward", step, cmd, 0, 0
+        else:
+            self._apply(saga, state, step, cmd, extra)
 
     def records(self):
         """The saga log, a tuple ``(saga, state, step, cmd, extra)`` per record."""
@@ -1237,10 +1281,6 @@ class Orchestrator:
         if not self.timer_gen and not self.ticking:
             self._start_timer(timeout)
 
-    def _stale(self, entry):
-        _, o, msg_id, sends, epoch = entry
-        return epoch != self.epoch or o.cmd is None or o.cmd.id != msg_id or o.sends != sends
-
     def _tick(self, gen):
         if gen != self.timer_gen or self.down:
             return
@@ -1248,13 +1288,17 @@ class Orchestrator:
         now = self.sim.env._now
         dq = self.deadlines
         self.ticking = True
-        while dq and dq[0][0] <= now + 1e-9:
-            entry = dq.popleft()
-            if not self._stale(entry):
-                self._on_timeout(entry[1].saga, entry[2], entry[3], entry[4])
-        self.ticking = False
-        while dq and self._stale(dq[0]):
+        # Deadlines come in order (see _send): fire the due ones, drop the stale ones (their reply
+        # came), stop at the first live one still to come. The test is inline: one call fewer per command.
+        while dq:
+            deadline, o, msg_id, sends, epoch = dq[0]
+            live = epoch == self.epoch and o.cmd is not None and o.cmd.id == msg_id and o.sends == sends
+            if live and deadline > now + 1e-9:
+                break
             dq.popleft()
+            if live:
+                self._on_timeout(o.saga, msg_id, sends, epoch)
+        self.ticking = False
         if dq:
             self._start_timer(max(0.0, dq[0][0] - now))
 
@@ -1270,9 +1314,11 @@ class Orchestrator:
         return Msg(self.sim.new_id(), name, o.saga, self.name, dst, step, op, flow, None, detail)
 
     def _next_step(self, o, retry=False):
+        sim = self.sim
         nxt = o.step + 1 if not retry else o.step
-        if nxt < self.sim.n_steps:
-            cmd = self._command(o, nxt, "do", FORWARD)
+        if nxt < sim.n_steps:
+            s = sim.steps[nxt]
+            cmd = Msg(sim.new_id(), s.messages.command, o.saga, self.name, s.name, nxt, "do", FORWARD)  # _command's
             self.write(o.saga, "executing", nxt, cmd, _RETRY if retry else None)
             self._send(o, cmd)
             return
