@@ -36,9 +36,10 @@ def sequence(run: dict, now: float | None = None) -> go.Figure:
     fig.add_traces(_orchestrator_marks(run, x, shown))
     title = "Sequence diagram" + ("" if shown is None else f" (first {len(shown)} sagas of "
                                                          f"{len(tr.saga_ids(run))})")
-    base_layout(fig, title, height=_height(len(msgs), end), hovermode="closest",
+    height = _height(len(msgs), end)
+    base_layout(fig, title, height=height, hovermode="closest",
                 annotations=_labels([m for m in msgs if not m.duplicate], x, end,
-                            several=len({m.saga for m in msgs}) > 1))
+                                    several=len({m.saga for m in msgs}) > 1, height=height))
     fig.update_xaxes(tickvals=list(x.values()), ticktext=[f"<b>{n}</b>" for n in names], side="top",
                      range=[-0.6, len(names) - 0.4], showgrid=False, zeroline=False,
                      tickfont={"size": 16})
@@ -145,11 +146,12 @@ def _lost_marks(msgs, x, end):
                       hovertext=[_hover(m) for m in msgs], hoverinfo="text")
 
 
-def _labels(msgs, x, end, several=False):
+def _labels(msgs, x, end, several=False, height=520):
     """Message names on their arrows, on a white ground (all of them, or only the remarkable ones).
 
     Arrows that coincide (same message, same ends, same times) share one label
-    naming all their sagas, e.g. "1,2,5: StockReserved".
+    naming all their sagas, e.g. "1,2,5: StockReserved". A label that would sit
+    on another one moves down just below it, so messages sent close together stay readable.
     """
     if len(msgs) > MAX_LABELS:
         msgs = [m for m in msgs if m.flow in ("compensation", "failure") or m.fate != "delivered"]
@@ -158,12 +160,38 @@ def _labels(msgs, x, end, several=False):
         x1, y1 = _arrow_end(m, x, end)
         spot = (round((x.get(m.src, 0) + x1) / 2, 3), round((m.sent + y1) / 2, 3), m.message, m.flow, m.fate)
         groups.setdefault(spot, []).append(m)
-    return [{"x": mx, "y": my, "showarrow": False,
-             "text": (",".join(str(m.saga) for m in group) + ": " if several else "") + message
-                     + ("" if fate == "delivered" else " (lost)"),
-             "font": {"size": SMALL_FONT, "color": FLOW_COLOURS[flow]},
-             "bgcolor": "rgba(255,255,255,0.85)", "borderpad": 1}
-            for (mx, my, message, flow, fate), group in groups.items()]
+    labels = [{"x": mx, "y": my, "showarrow": False,
+               "text": (",".join(str(m.saga) for m in group) + ": " if several else "") + message
+                       + ("" if fate == "delivered" else " (lost)"),
+               "font": {"size": SMALL_FONT, "color": FLOW_COLOURS[flow]},
+               "bgcolor": "rgba(255,255,255,0.85)", "borderpad": 1}
+              for (mx, my, message, flow, fate), group in groups.items()]
+    return _apart(labels, per_unit=max(200, height - 250) / max(end, 1e-9), columns=max(len(x), 1))
+
+
+LABEL_PX = 19            # a label's height on screen (14 px font and its border)
+CHAR_PX = 7.5            # the width of one character of it, about
+NARROW_PX = 560          # the plot's width in half the page (the app), where labels collide first
+
+
+def _apart(labels, per_unit, columns):
+    """Move labels down until none covers another (screen sizes estimated: time axis ``per_unit`` px a
+    time unit, ``columns`` lifelines across ``NARROW_PX``)."""
+    gap = LABEL_PX / per_unit
+    column_px = NARROW_PX / columns
+    placed = []
+    for label in sorted(labels, key=lambda a: (a["y"], a["x"])):
+        half = len(label["text"]) * CHAR_PX / column_px / 2
+        y = label["y"]
+        while True:
+            # 0.999: a label moved to exactly one gap below another must not count as covering it
+            over = [p for p in placed if abs(p[1] - y) < 0.999 * gap and abs(p[0] - label["x"]) < half + p[2]]
+            if not over:
+                break
+            y = max(p[1] for p in over) + gap
+        placed.append((label["x"], y, half))
+        label["y"] = round(y, 3)
+    return labels
 
 
 def _activations(run, x, shown):
