@@ -186,7 +186,10 @@ def _node_trace(ctx, t):
     return go.Scatter(
         x=[ctx.pos[n][0] for n in ctx.ring], y=[ctx.pos[n][1] for n in ctx.ring],
         mode="markers+text", name="nodes", showlegend=False,
-        text=[f"<b>{n}</b><br>{status[n]}" for n in ctx.ring], textposition="bottom center",
+        text=[f"<b>{n}</b><br>{status[n]}" for n in ctx.ring],
+        # the name and state away from the broker: above the top service, below the others
+        textposition=["top center" if ctx.pos[n][1] > 0.5 else "bottom center" for n in ctx.ring],
+        cliponaxis=False,
         textfont={"size": SMALL_FONT + 2},
         marker={"size": 52, "color": [STATUS_COLOURS[status[n].split()[0]] for n in ctx.ring],
                 "symbol": [STATUS_SYMBOLS[status[n].split()[0]] for n in ctx.ring],
@@ -305,7 +308,9 @@ def _figure(run, ctx, t, title):
     fig = go.Figure(statics + _dynamic_traces(ctx, t) + _legend_traces(ctx.many))
     base_layout(fig, title, height=640, hovermode="closest")
     fig.update_xaxes(visible=False, range=[-1.75, 1.75])
-    fig.update_yaxes(visible=False, range=[-1.5, 1.45], scaleanchor="x", scaleratio=1)
+    ys = [y for _, y in ctx.pos.values()]
+    # room for the two lines of name and state: above the top service, below the lowest one
+    fig.update_yaxes(visible=False, range=[min(ys) - 0.85, max(ys) + 0.7], scaleanchor="x", scaleratio=1)
     return fig, len(statics)
 
 
