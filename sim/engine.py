@@ -303,7 +303,8 @@ class Sim:
                 return False
         self.outcome[saga] = outcome
         self.ended[saga] = self.env._now
-        self.emit("saga_" + outcome, saga, service, detail)
+        if self.keep:
+            self.emit("saga_" + outcome, saga, service, detail)
         if self.locks:
             self.locks.release_all(saga)
         if saga in self.victims and outcome in ("compensated", "deadlocked"):
@@ -761,7 +762,10 @@ class Participant:
                 sim.publish(self.name, saga, step.index, "done", step.messages.done, FORWARD)
                 if sim.cyclic and self.is_order:
                     sim.check_waits_deadlock(saga)
-            self._finish(job, self._reply(job, "done", step.messages.done, FORWARD))
+            # self._reply(job, "done", ...), inlined: a call fewer per step
+            reply = None if to_broker else Msg(sim.new_id(), step.messages.done, job.saga, self.name,
+                                               "orchestrator", job.step, "done", FORWARD, job.id)
+            self._finish(job, reply)
             if st.pending_undo is not None:
                 self._run_pending_undo(st, saga)
             return
