@@ -528,3 +528,14 @@ def test_a_snapshot_reusing_the_still_parts_is_the_figure_built_from_scratch(nam
             fast = graph.at_json(t)
             whole, _ = network._figure(run, network._Context(run), t, network._frame_title(t))
             assert json.loads(go.Figure(fast).to_json()) == json.loads(whole.to_json()), (style, t)
+
+
+def test_sequence_labels_that_would_cover_each_other_move_apart():
+    from viz import sequence
+    labels = [{"x": 1.5, "y": 0.5, "text": f"{k}: OrderCreated"} for k in range(40)]   # one spot, 40 labels
+    labels.append({"x": 3.0, "y": 0.5, "text": "far away"})
+    placed = sequence._apart(labels, per_unit=100.0, columns=4)
+    same = sorted(a["y"] for a in placed if a["x"] == 1.5)
+    gap = sequence.LABEL_PX / 100.0
+    assert all(b - a >= 0.99 * gap for a, b in zip(same, same[1:]))     # stacked, none on another
+    assert same[0] == 0.5 and [a["y"] for a in placed if a["x"] == 3.0] == [0.5]   # the first and a far one stay
