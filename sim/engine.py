@@ -564,7 +564,7 @@ class Participant:
         self.down = False
         self.epoch = 0
         self.working = {}          # job id -> job, queued or in progress (lost on a crash)
-        self.done_ids = {}         # msg id -> reply Msg (None in choreography): idempotency
+        self.done_ids = {}         # msg id -> reply Msg, its id (see _finish) or None (choreography): idempotency
         self.sagas = {}
         self.deferred = []         # timers and jobs that came while down
         self.is_order = step.name == "order"
@@ -614,7 +614,7 @@ class Participant:
                      {"message": msg.name, "msg_id": msg.id,
                       "reason": "already done: the earlier reply is sent again" if reply else "already done"})
             if reply is not None:
-                sim.broker.send(reply)
+                sim.broker.send(self._reply_again(msg, reply) if reply.__class__ is int else reply)
             return
         sim.m["duplicates_ignored"] += 1
         sim.emit("duplicate_ignored", msg.saga, self.name,
@@ -649,7 +649,9 @@ class Participant:
         """The job is done: forget it, remember its id (idempotency), send the reply, free the worker."""
         self.working.pop(job.id, None)
         if remember and self.idempotent and job.id > 0:
-            self.done_ids[job.id] = reply
+            # a reply without detail is remembered by its id alone and rebuilt if the command comes
+            # again (_reply_again): no message object kept per command until the end of the run
+            self.done_ids[job.id] = reply if reply is None or reply.detail is not None else reply.id
         if reply is not None:
             self.sim.broker.send(reply)
         if self.capacity is not None:
@@ -661,6 +663,22 @@ class Participant:
             self._start(self.queue.popleft())     # the worker goes on to the next job
         else:
             self.busy -= 1
+
+    def _reply_again(self, msg, reply_id):
+        """The reply without detail once sent to command ``msg`` (see _finish), rebuilt.
+
+        Such a reply is determined by the command: a command done, an approval, or a
+        compensation done (the replies that carry detail, failures and no-ops, are kept whole).
+        """
+        op = msg.op
+        if op == "do":
+            return Msg(reply_id, self.step.messages.done, msg.saga, self.name, "orchestrator", msg.step,
+                       "done", FORWARD, msg.id)
+        if op == "approve":
+            return Msg(reply_id, "OrderApproved", msg.saga, self.name, "orchestrator", msg.step,
+                       "approved", FORWARD, msg.id)
+        return Msg(reply_id, self.step.messages.undone, msg.saga, self.name, "orchestrator", msg.step,
+                   "undone", COMPENSATION, msg.id)
 
     def _reply(self, msg, op, name, flow, detail=None):
         if msg.src != "orchestrator":
@@ -1188,13 +1206,15 @@ class Orchestrator:
     def write(self, saga, state, step=None, cmd=None, extra=None):
         """Write-ahead: the record is durable before the orchestrator acts on it.
 
-        A record is five fields ``(saga, state, step, cmd, extra)``; ``extra`` holds the
+        A record is five fields ``(saga, state, step, cmd_id, extra)``; ``extra`` holds the
         rare fields (reason, unknown, retry, awaiting, phase) or is None. They are appended
         to the log one after the other: no tuple per record, which the garbage collector
-        would have to walk (``records`` reads them back as tuples).
+        would have to walk (``records`` reads them back as tuples). The log keeps the
+        command's id, not the message: a command is freed once answered (no object kept
+        per command until the end of the run), and recovery rebuilds it (``_rebuild``).
         """
         sim = self.sim
-        self.log += (saga, state, step, cmd, extra)
+        self.log += (saga, state, step, None if cmd is None else cmd.id, extra)
         if sim.keep:
             d = {"state": state}
             if step is not None:
@@ -1216,9 +1236,25 @@ class Orchestrator:
             self._apply(saga, state, step, cmd, extra)
 
     def records(self):
-        """The saga log, a tuple ``(saga, state, step, cmd, extra)`` per record."""
+        """The saga log, a tuple ``(saga, state, step, cmd_id, extra)`` per record."""
         fields = iter(self.log)
         return zip(fields, fields, fields, fields, fields)
+
+    def _rebuild(self, saga, state, step, cmd_id):
+        """The command a log record names, as it was sent (same id, same fields).
+
+        A command is determined by its record: ``_next_step`` (executing), ``_command``
+        via ``_next_step`` (approving) and ``_next_undo`` (compensating, whose reason is
+        the saga's ``because``: the reason of its last "failed" record, read before this one).
+        """
+        if state == "executing":
+            s = self.sim.steps[step]
+            return Msg(cmd_id, s.messages.command, saga, self.name, s.name, step, "do", FORWARD)
+        if state == "approving":
+            return Msg(cmd_id, "ApproveOrder", saga, self.name, "order", 0, "approve", FORWARD)
+        s = self.sim.steps[step]                  # compensating
+        return Msg(cmd_id, s.messages.undo, saga, self.name, s.name, step, "undo", COMPENSATION, None,
+                   {"reason": self.sagas[saga].because})
 
     def _apply(self, saga, state, step, cmd, f):
         """Fold one record into the in-memory view (when written, and again on recovery)."""
@@ -1461,8 +1497,9 @@ class Orchestrator:
         sim = self.sim
         self.down = False
         replayed = 0
-        for rec in self.records():    # rebuild every saga from the saga log
-            self._apply(*rec)
+        for saga, state, step, cmd_id, extra in self.records():    # rebuild every saga from the saga log
+            cmd = None if cmd_id is None else self._rebuild(saga, state, step, cmd_id)
+            self._apply(saga, state, step, cmd, extra)
             replayed += 1
         open_ = [o for o in self.sagas.values() if o.phase not in ("ended", "stuck")]
         sim.emit("service_recovered", None, self.name,
