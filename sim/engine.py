@@ -469,7 +469,8 @@ class Broker:
     def send(self, msg, extra_delay=0.0):
         sim = self.sim
         self.sent += 1
-        if sim.env._now >= sim.next_sample:
+        now = sim.env._now
+        if now >= sim.next_sample:
             sim.sample()
         f = sim.broker_fault(msg) if sim.faults else None
         if sim.keep:
@@ -488,9 +489,9 @@ class Broker:
                 sim.emit_msg("message_duplicated", msg, {"fault": f.to_spec()})
                 sim.in_flight += 1
                 sim.later(delay + sim.delay, self.deliver, msg)
-        sim.in_flight += 1
-        if sim.in_flight > sim.max_in_flight:
-            sim.max_in_flight = sim.in_flight
+        sim.in_flight = n = sim.in_flight + 1
+        if n > sim.max_in_flight:
+            sim.max_in_flight = n
         if msg.callbacks is not None:       # this very message is still in flight (a re-send): a timer
             sim.later(delay, self.deliver, msg)
             return
@@ -499,7 +500,7 @@ class Broker:
         if sim.work > MAX_WORK:
             sim.too_much_work()
         msg.callbacks = self.hop
-        heappush(sim.queue, (sim.env._now + delay, NORMAL, sim.next_eid(), msg))
+        heappush(sim.queue, (now + delay, NORMAL, sim.next_eid(), msg))
 
     def deliver(self, msg):
         sim = self.sim
@@ -601,6 +602,8 @@ class Participant:
                 return self._forward(msg.saga, msg)
             if op == "done":                # choreography: an event (a step done)
                 return self._on_event(msg)
+            if op == "approve":             # orchestration: the last command
+                return self._approve(msg.saga, msg)
             return self._start(msg)
         self._enqueue(msg)
 
@@ -1225,13 +1228,22 @@ class Orchestrator:
             if extra:
                 d.update(extra)
             sim.events.append((sim.env._now, "saga_log", saga, "orchestrator", None, None, None, None, d))
-        # the two states of most records applied here, as _apply does (one call fewer per record)
+        # the five states of a saga that succeeds applied here, as _apply does (one call fewer per record)
         o = self.sagas.get(saga) if extra is None else None
-        if o is not None and state == "succeeded":
-            o.done += (step,)
-            o.cmd = None
-        elif o is not None and state == "executing":
-            o.phase, o.step, o.cmd, o.sends, o.failures = "forward", step, cmd, 0, 0
+        if o is not None:
+            if state == "succeeded":
+                o.done += (step,)
+                o.cmd = None
+            elif state == "executing":
+                o.phase, o.step, o.cmd, o.sends, o.failures = "forward", step, cmd, 0, 0
+            elif state == "approving":
+                o.phase, o.cmd, o.sends = "approving", cmd, 0
+            elif state == "completed":
+                o.phase, o.cmd = "ended", None
+            else:
+                self._apply(saga, state, step, cmd, extra)
+        elif state == "started" and extra is None:
+            self.sagas[saga] = _OSaga(saga)
         else:
             self._apply(saga, state, step, cmd, extra)
 
