@@ -35,9 +35,9 @@ def _light(fig_json: dict) -> go.Figure:
 def narrow_json(fig_json: dict, height: int | None = None) -> dict:
     """Fit a figure in half the page (where the app draws them all): the legend under the plot, not beside
     it. A new dict; ``fig_json`` is left as it was."""
-    layout = {**fig_json.get("layout", {}),
-              "legend": {**fig_json.get("layout", {}).get("legend", {}), "orientation": "h", "y": -0.02,
-                         "yanchor": "top", "x": 0, "font": {"size": 13}},
+    old = fig_json.get("layout", {})
+    layout = {**old, "legend": {**old.get("legend", {}), "orientation": "h", "y": -0.02, "yanchor": "top", "x": 0,
+                                "font": {"size": 13}},
               "margin": {"l": 50, "r": 10, "t": 60, "b": 10}}
     if height:
         layout["height"] = height
