@@ -171,7 +171,7 @@ def _labels(msgs, x, end, several=False, height=520):
 
 LABEL_PX = 19            # a label's height on screen (14 px font and its border)
 CHAR_PX = 7.5            # the width of one character of it, about
-NARROW_PX = 560          # the plot's width in half the page (the app), where labels collide first
+NARROW_PX = 420          # the plot's width in half the page (the app, a 1400 px window), where labels collide first
 
 
 def _apart(labels, per_unit, columns):
