@@ -673,21 +673,19 @@ class Participant:
         Such a reply is determined by the command: a command done, an approval, or a
         compensation done (the replies that carry detail, failures and no-ops, are kept whole).
         """
-        op = msg.op
+        op, messages = msg.op, self.step.messages
         if op == "do":
-            return Msg(reply_id, self.step.messages.done, msg.saga, self.name, "orchestrator", msg.step,
-                       "done", FORWARD, msg.id)
+            return self._reply(msg, "done", messages.done, FORWARD, msg_id=reply_id)
         if op == "approve":
-            return Msg(reply_id, "OrderApproved", msg.saga, self.name, "orchestrator", msg.step,
-                       "approved", FORWARD, msg.id)
-        return Msg(reply_id, self.step.messages.undone, msg.saga, self.name, "orchestrator", msg.step,
-                   "undone", COMPENSATION, msg.id)
+            return self._reply(msg, "approved", "OrderApproved", FORWARD, msg_id=reply_id)
+        return self._reply(msg, "undone", messages.undone, COMPENSATION, msg_id=reply_id)
 
-    def _reply(self, msg, op, name, flow, detail=None):
+    def _reply(self, msg, op, name, flow, detail=None, msg_id=None):
+        """The reply to command ``msg`` (None for a choreography event); ``msg_id``: a reply sent before."""
         if msg.src != "orchestrator":
             return None
-        return Msg(self.sim.new_id(), name, msg.saga, self.name, "orchestrator", msg.step, op, flow,
-                   msg.id, detail)
+        return Msg(self.sim.new_id() if msg_id is None else msg_id, name, msg.saga, self.name, "orchestrator",
+                   msg.step, op, flow, msg.id, detail)
 
     # -------------------------------------------------------- choreography events
     def _on_event(self, msg):
@@ -1260,13 +1258,11 @@ class Orchestrator:
         the saga's ``because``: the reason of its last "failed" record, read before this one).
         """
         if state == "executing":
-            s = self.sim.steps[step]
-            return Msg(cmd_id, s.messages.command, saga, self.name, s.name, step, "do", FORWARD)
+            return self._command(saga, step, "do", FORWARD, msg_id=cmd_id)
         if state == "approving":
-            return Msg(cmd_id, "ApproveOrder", saga, self.name, "order", 0, "approve", FORWARD)
-        s = self.sim.steps[step]                  # compensating
-        return Msg(cmd_id, s.messages.undo, saga, self.name, s.name, step, "undo", COMPENSATION, None,
-                   {"reason": self.sagas[saga].because})
+            return self._command(saga, 0, "approve", FORWARD, msg_id=cmd_id)
+        return self._command(saga, step, "undo", COMPENSATION, {"reason": self.sagas[saga].because},  # compensating
+                             msg_id=cmd_id)
 
     def _apply(self, saga, state, step, cmd, f):
         """Fold one record into the in-memory view (when written, and again on recovery)."""
@@ -1359,11 +1355,13 @@ class Orchestrator:
         self.timer_gen = self.timer_seq
         self.sim.later(delay, self._tick, self.timer_gen)
 
-    def _command(self, o, step, op, flow, detail=None):
+    def _command(self, saga, step, op, flow, detail=None, msg_id=None):
+        """The command ``op`` of ``step`` for ``saga``; ``msg_id``: a command sent before (recovery)."""
         s = self.sim.steps[step]
         name = s.messages.command if op == "do" else s.messages.undo if op == "undo" else "ApproveOrder"
         dst = s.name if op != "approve" else "order"
-        return Msg(self.sim.new_id(), name, o.saga, self.name, dst, step, op, flow, None, detail)
+        return Msg(self.sim.new_id() if msg_id is None else msg_id, name, saga, self.name, dst, step, op, flow,
+                   None, detail)
 
     def _next_step(self, o, retry=False):
         sim = self.sim
@@ -1374,7 +1372,7 @@ class Orchestrator:
             self.write(o.saga, "executing", nxt, cmd, _RETRY if retry else None)
             self._send(o, cmd)
             return
-        cmd = self._command(o, 0, "approve", FORWARD)
+        cmd = self._command(o.saga, 0, "approve", FORWARD)
         self.write(o.saga, "approving", None, cmd)
         self._send(o, cmd)
 
@@ -1385,7 +1383,7 @@ class Orchestrator:
             sim.end_saga(o.saga, "compensated", self.name, {"because": because})
             return
         step = o.undo[0]
-        cmd = self._command(o, step, "undo", COMPENSATION, {"reason": because})
+        cmd = self._command(o.saga, step, "undo", COMPENSATION, {"reason": because})
         self.write(o.saga, "compensating", step, cmd)
         self._send(o, cmd)
 
