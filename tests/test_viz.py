@@ -518,15 +518,14 @@ def test_hand_made_trace_draws_every_figure():
 
 @pytest.mark.parametrize("name", ["out-of-stock", "lost-message", "duplicate-idempotent", "payment-crash"])
 def test_a_snapshot_reusing_the_still_parts_is_the_figure_built_from_scratch(name):
-    """``Topology.at`` only rebuilds the moving traces; it must draw exactly what a whole new figure draws,
+    """``Topology.at_json`` only rebuilds the moving traces; it must draw exactly what a whole new figure draws,
     and be valid plotly (it skips validation when the app draws it)."""
-    from viz import network
     for style in sim.STYLES:
         run = real_run(name, style)
         graph = viz.Topology(run)
         for t in sorted({0.0, *(e["t"] for e in run["events"][::7]), tr.end_time(run)}):
             fast = graph.at_json(t)
-            whole, _ = network._figure(run, network._Context(run), t, network._frame_title(t))
+            whole = viz.topology_frame(run, t)
             assert json.loads(go.Figure(fast).to_json()) == json.loads(whole.to_json()), (style, t)
 
 

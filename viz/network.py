@@ -8,7 +8,6 @@ a cross for a moment; the broker's duplicate copy is a second, diamond token.
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import astuple
 
@@ -319,7 +318,7 @@ def _frame_title(t):
 
 
 class Topology:
-    """A run's service graph built once; :meth:`at` is its snapshot at a time.
+    """A run's service graph built once; :meth:`at_json` is its snapshot at a time.
 
     The app redraws the graph on every tick of its clock: only the moving traces (nodes, tokens, drops,
     counts) are built anew; the rest (spokes, who talks to whom, broker, legend, layout) is reused as JSON.
@@ -339,14 +338,11 @@ class Topology:
         layout["title"] = {**layout["title"], "text": _frame_title(t)}
         return {"data": data, "layout": layout}
 
-    def at(self, t: float) -> go.Figure:
-        # the parts were validated when built; a deep copy, because plotly takes over the dicts it is given
-        return go.Figure(copy.deepcopy(self.at_json(t)), _validate=False)
-
 
 def topology_frame(run: dict, t: float) -> go.Figure:
     """The service graph at time ``t``: service states and the tokens of the messages in flight."""
-    return Topology(run).at(t)
+    fig, _ = _figure(run, _Context(run), t, _frame_title(t))     # one snapshot: nothing to reuse
+    return fig
 
 
 def frame_times(run: dict, max_frames: int = MAX_FRAMES) -> list:
