@@ -12,8 +12,9 @@ from ui.safe import guard
 
 st.set_page_config(page_title="Saga simulator", page_icon=":material/sync_alt:", layout="wide")
 
-# less empty space above the title (still below the 3.75rem header, which takes the clicks)
-st.html("<style>.stMainBlockContainer {padding-top: 4.5rem;}</style>")
+# less empty space above the title (still below the 3.75rem header, which takes the clicks), so the stage,
+# Play and the instructor's buttons fit on a 1024x768 projector's first screen
+st.html("<style>.stMainBlockContainer {padding-top: 3.9rem; padding-bottom: 2rem;}</style>")
 
 VIEWS = {"play": ":material/play_circle: Play", "author": ":material/edit_document: Edit & files"}
 
@@ -38,14 +39,16 @@ if st.session_state.view == "author":
         author.view(scenario, text, source, play.shown_runs(text, source, keep_events=not summary))
 elif st.session_state.replay:
     head[0].markdown(f"### Replay: {sidebar.md(st.session_state.replay['name'])}")
-    play.view(scenario, text, source)
+    with guard("The replay"):
+        play.view(scenario, text, source)
 elif isinstance(scenario, str):
     st.error(scenario)
 else:
     with head[0]:
-        sidebar.story(scenario)
+        sidebar.title(scenario, entries)
     with guard("The run"):
         if runs.is_load(scenario):
+            sidebar.story(scenario)
             loadview.view(scenario, text, source)
         else:
-            play.view(scenario, text, source)
+            play.view(scenario, text, source, story=lambda: sidebar.story(scenario))

@@ -88,8 +88,7 @@ def _load_run() -> None:
     name, found = result
     ss().replay = {"file": file.name, "name": name, "runs": found,
                    "id": runs.text_id(file.getvalue().decode("utf-8", "replace"))}
-    ss().t = 0.0
-    ss().playing = False
+    state.move_clock(0.0)
     ss().view = "play"
 
 

@@ -24,7 +24,6 @@ DETAIL_LABELS = {"sequence": "Sequence diagram", "timeline": "Timeline", "saga_l
                  "wait_for": "Wait-for graph", "state": "Balances and stock over time"}
 CHART_CONFIG = {"displaylogo": False, "scrollZoom": False,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
-TOPOLOGY_HEIGHT = 640
 
 
 def _light(fig_json: dict) -> go.Figure:
@@ -49,37 +48,36 @@ def _figure_json(run_key: tuple, which: str, _run: dict) -> dict:
     return narrow_json(viz.figure(_run, which).to_plotly_json())
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _topology(run_key: tuple, _run: dict) -> viz.Topology:
-    return viz.Topology(_run)
-
-
-@st.cache_data(show_spinner=False, max_entries=2000)
-def _topology_json(run_key: tuple, t: float, _run: dict) -> dict:
-    return narrow_json(_topology(run_key, _run).at_json(t), TOPOLOGY_HEIGHT)
-
-
 def detail_keys(run: dict) -> list:
     """The figures besides the topology this run has (saga log for orchestration, ...)."""
     return [k for k in viz.figure_keys(run) if k != "topology"]
 
 
-def detail_at(run_key: tuple, run: dict, which: str, t: float) -> go.Figure:
-    """Figure ``which`` of the run, fitted to half the page, with a "now" line at ``t``."""
+def detail_at(run_key: tuple, run: dict, which: str, t: float, end: float | None = None,
+              hide_after: bool = False) -> go.Figure:
+    """Figure ``which`` of the run, fitted to half the page, with a "now" line at ``t``; with ``end``, its time
+    axis runs from 0 to ``end`` (the same range for both styles); with ``hide_after``, what lies ahead of
+    ``t`` is covered (a class is asked what happens next before it sees it)."""
     fig = _figure_json(run_key, which, run)
     axis = NOW_AXIS.get(which)
-    if axis:
-        shape, label = viz.now_marks(t, axis)
-        layout = fig["layout"]
-        fig = {**fig, "layout": {**layout, "shapes": [*layout.get("shapes", ()), shape],
-                                 "annotations": [*layout.get("annotations", ()), label]}}
-    return _light(fig)
-
-
-def topology_at(run_key: tuple, run: dict, t: float) -> go.Figure:
-    """The services and the messages in flight at ``t`` (to 1/20 of a time unit, so replays hit the cache),
-    fitted to half the page."""
-    return _light(_topology_json(run_key, round(float(t) * 20) / 20, run))
+    if not axis:
+        return _light(fig)
+    layout = dict(fig["layout"])
+    shape, label = viz.now_marks(t, axis)
+    shapes = [*layout.get("shapes", ()), shape]
+    if end is not None and end > 0:
+        span = [-0.02 * end, end * 1.02]
+        key = f"{axis}axis"
+        layout[key] = {**layout.get(key, {}), "range": span[::-1] if axis == "y" else span, "autorange": False}
+        if hide_after and t < end:
+            cover = {"type": "rect", "xref": "x" if axis == "x" else "paper", "yref": "y" if axis == "y" else "paper",
+                     "fillcolor": "#F2F3F6", "opacity": 0.93, "line": {"width": 0}, "layer": "above"}
+            cover.update({"x0": t, "x1": span[1], "y0": 0, "y1": 1} if axis == "x" else
+                         {"x0": 0, "x1": 1, "y0": t, "y1": span[1]})
+            shapes.append(cover)
+    layout["shapes"] = shapes
+    layout["annotations"] = [*layout.get("annotations", ()), label]
+    return _light({**fig, "layout": layout})
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

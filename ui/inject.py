@@ -1,26 +1,26 @@
-"""The instructor's panel: inject a fault at the current time, list the faults, remove them.
+"""The instructor's faults: a press on the stage's panel becomes a fault at the time on screen.
 
-A press appends one fault spec (contract 2) with ``at`` = the clock's time to
-the session's fault list; the runs are re-simulated (cached) with it, and the
+The buttons live in the stage (the browser knows the time at the click); this
+module turns a press into one fault spec (contract 2) with ``at`` = that time,
+validated once, and keeps the session's fault list. It also draws the typed
+fault form and the fault list of the load view. A fault is appended to the
+session's fault list; the runs are re-simulated (cached) with it, and the
 prefix property keeps everything before that time as it was, so playback goes
 on from the same moment.
 """
 from __future__ import annotations
+
+import math
 
 import streamlit as st
 
 import sim
 
 from . import runs
-from .stage import md
+from .safe import md
 
-SERVICE_ACTIONS = (("fail", "Fail its next step", ":material/error:"),
-                   ("compensation_fail", "Fail its compensation", ":material/undo:"),
-                   ("crash", "Crash it for {d:g}", ":material/power_off:"),
-                   ("slow", "Slow it by {d:g}", ":material/hourglass_bottom:"))
-BROKER_ACTIONS = (("drop", "Drop it", ":material/delete:"), ("duplicate", "Duplicate it", ":material/content_copy:"),
-                  ("delay", "Delay it by {d:g}", ":material/schedule:"))
 HOW_OFTEN = {"once": 1, "twice": 2, "every time": None}
+KINDS = ("fail", "compensation_fail", "crash", "slow", "drop", "duplicate", "delay")
 ORCHESTRATOR = "orchestrator"
 
 
@@ -35,17 +35,16 @@ def next_step_saga(shown: list, service: str, t: float):
     return min(starts)[1] if starts else None
 
 
-def fault_mapping(kind: str, target: str, t: float, shown: list) -> dict:
-    """The fault a button means, from the panel's widgets."""
-    state = ss()
-    data = {"target": target, "kind": kind, "at": round(t, 2)}
-    duration = float(state.get("w_duration") or 5)
+def fault_mapping(kind: str, target: str, t: float, shown: list, duration: float = 5.0, how_often: str = "once",
+                  message: str | None = None) -> dict:
+    """The fault an instructor's button means."""
+    data = {"target": target, "kind": kind, "at": at_time(t)}
     if kind == "fail":
         saga = next_step_saga(shown, target, t)
         if saga is not None:
             data["saga"] = saga
     if kind in ("fail", "compensation_fail"):
-        times = HOW_OFTEN.get(state.get("w_how_often", "once"))
+        times = HOW_OFTEN.get(how_often, 1)
         if times is not None:
             data["times"] = times
     if kind == "crash":
@@ -54,23 +53,44 @@ def fault_mapping(kind: str, target: str, t: float, shown: list) -> dict:
         data["by"] = duration
     if kind in ("drop", "duplicate", "delay"):
         data["target"] = "broker"
-        data["message"] = state.get("w_message")
+        data["message"] = message
     return data
 
 
-def _inject(kind: str, shown: list, services: tuple) -> None:
-    """A button's callback. It reads the time from the session, not from when the button was drawn: a press
-    that Streamlit replays after an interrupted rerun then makes the same fault again, which ``add`` ignores."""
+def at_time(t: float) -> float:
+    """The fault's time: the time on screen, rounded up to 1/100 (a fault never strikes before what is shown)."""
+    return math.ceil(round(float(t) * 100, 6)) / 100
+
+
+def from_stage(press, scenario, shown: list) -> None:
+    """An instructor's button on the stage: ``press`` is what the browser sent (kind, target, message,
+    duration, how often, and the time on screen). A press that says nothing sensible is refused in one line."""
     state = ss()
-    target = state.get("w_target") or ""
+    state._inject_error = None
+    services = scenario.services
     try:
-        fault = sim.fault_from_mapping(fault_mapping(kind, target, float(state.t), shown), "the new fault")
+        if not isinstance(press, dict):
+            raise sim.SagaInputError("the new fault: the button sent nothing readable")
+        kind, target = press.get("kind"), press.get("target")
+        t, duration = press.get("t"), press.get("duration", 5.0)
+        if kind not in KINDS:
+            raise sim.SagaInputError(f"the new fault: no button makes a fault of kind {kind!r}")
+        if target not in (*services, ORCHESTRATOR) and kind not in ("drop", "duplicate", "delay"):
+            raise sim.SagaInputError(f"the new fault: {target!r} is not a service of this scenario")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+            raise sim.SagaInputError(f"the new fault: the time on screen must be a number, got {t!r}")
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0.1 <= duration <= 1000:
+            raise sim.SagaInputError("the new fault: crash for / slow by / delay by must be from 0.1 to 1000")
+        if target == ORCHESTRATOR and kind in ("fail", "compensation_fail"):
+            raise sim.SagaInputError("the new fault: the orchestrator can only crash or be slow")
+        mapping = fault_mapping(kind, target, float(t), shown, float(duration), press.get("often", "once"),
+                                press.get("message"))
+        fault = sim.fault_from_mapping(mapping, "the new fault")
         sim.faults.check_fault_targets(fault, services, "the new fault")
     except sim.SagaInputError as e:
         state._inject_error = str(e)
     else:
         add(fault.to_spec())
-    state._hold = True
 
 
 def add(spec: str) -> None:
@@ -90,17 +110,14 @@ def _add_typed(scenario) -> None:
     else:
         add(sim.parse_fault(spec).to_spec())
         state.w_spec = ""
-    state._hold = True
 
 
-def _remove(spec: str) -> None:
+def remove(spec) -> None:
     ss().faults = [f for f in ss().faults if f != spec]
-    ss()._hold = True
 
 
-def _reset() -> None:
+def reset() -> None:
     ss().faults = []
-    ss()._hold = True
 
 
 def message_names(shown: list, scenario) -> list:
@@ -117,48 +134,19 @@ def message_names(shown: list, scenario) -> list:
     return names
 
 
-def panel(scenario, shown: list, t: float) -> None:
-    """Buttons that inject a fault now: a service half and a broker half, and the faults so far."""
+def panel_data(scenario, shown: list) -> dict:
+    """What the stage's instructor panel shows: the targets, the message names, the faults so far."""
     state = ss()
-    services = scenario.services
-    duration = float(state.get("w_duration") or 5.0)
-    with st.container(border=True):
-        head = st.columns([5, 1], vertical_alignment="center")
-        head[0].markdown(f"**:material/school: Instructor: inject a failure now, at t = {t:.2f}** &nbsp; "
-                         ":gray[the run is replayed with it; nothing before now changes]")
-        with head[1].popover("Settings", icon=":material/tune:", width="stretch"):
-            st.number_input("Crash for / slow by / delay by (time units)", min_value=0.1, max_value=1000.0,
-                            value=5.0, step=1.0, key="w_duration")
-            st.segmented_control("Fail how often (per saga)", list(HOW_OFTEN), key="w_how_often",
-                                 default="once", required=True,
-                                 help="For the two fail buttons. A compensation that fails every time "
-                                      "leaves its saga stuck after the last retry.")
-            typed_fault(scenario, "payment:fail:saga=2")
-        left, right = st.columns(2, gap="medium")
-        with left:
-            targets = [*services, ORCHESTRATOR] if "orchestration" in {s.style for s in shown} else list(services)
-            if state.get("w_target") not in targets:
-                state.w_target = "payment" if "payment" in targets else targets[0]
-            st.segmented_control("A service", targets, key="w_target", required=True, width="stretch")
-            _buttons(SERVICE_ACTIONS, shown, services, duration,
-                     off=lambda kind: state.w_target == ORCHESTRATOR and kind in ("fail", "compensation_fail"))
-        with right:
-            st.selectbox("The broker: next message of the kind", message_names(shown, scenario), key="w_message",
-                         help="Which message the broker loses, repeats or holds back: the next one sent from now.")
-            _buttons(BROKER_ACTIONS, shown, services, duration, off=lambda kind: False)
-        show_error()
-        fault_list(scenario, shown)
-
-
-def _buttons(actions, shown, services, duration, off) -> None:
-    """The action buttons, two to a row."""
-    for i in range(0, len(actions), 2):
-        cols = st.columns(2)
-        for col, (kind, label, icon) in zip(cols, actions[i:i + 2]):
-            disabled = off(kind)
-            col.button(label.format(d=duration), key=f"inject_{kind}", icon=icon, width="stretch",
-                       disabled=disabled, on_click=_inject, args=(kind, shown, services),
-                       help=_HELP[kind] + (" (The orchestrator can only crash or be slow.)" if disabled else ""))
+    targets = [*scenario.services]
+    if "orchestration" in {s.style for s in shown}:
+        targets.append(ORCHESTRATOR)
+    struck = effects(shown)
+    own = [f.describe() for f in scenario.faults]
+    return {"targets": targets, "messages": message_names(shown, scenario),
+            "faults": [{"spec": spec, "text": runs.describe(spec), "note": no_effect(spec, shown, struck)}
+                       for spec in state.faults],
+            "own": ("From the scenario file: " + "; ".join(own)) if own else "",
+            "error": state.get("_inject_error") or ""}
 
 
 def typed_fault(scenario, example: str) -> None:
@@ -172,20 +160,6 @@ def typed_fault(scenario, example: str) -> None:
 def show_error() -> None:
     if ss().get("_inject_error"):
         st.error(ss()._inject_error)
-
-
-_HELP = {
-    "fail": "The chosen service fails its step for the next saga that reaches it (a business failure): "
-            "the saga compensates what it did so far.",
-    "compensation_fail": "The chosen service's next compensations fail and are retried after a backoff.",
-    "crash": "The chosen service goes down now and comes back after the time set on the right; "
-             "messages to it wait in the broker.",
-    "slow": "Every step of the chosen service takes longer from now on (enough delay trips the "
-            "orchestrator's timeout).",
-    "drop": "The broker loses the next message of the chosen kind.",
-    "duplicate": "The broker delivers the next message of the chosen kind twice.",
-    "delay": "The broker holds the next message of the chosen kind back for the time set on the right.",
-}
 
 
 def effects(shown: list) -> dict:
@@ -219,12 +193,12 @@ def fault_list(scenario, shown: list = ()) -> None:
         return
     head = st.columns([5, 1], vertical_alignment="center")
     head[0].markdown(f"**Injected faults ({len(state.faults)})**")
-    head[1].button("Reset", key="reset_faults", icon=":material/restart_alt:", on_click=_reset, width="stretch",
+    head[1].button("Reset", key="reset_faults", icon=":material/restart_alt:", on_click=reset, width="stretch",
                    help="Remove every injected fault.")
     for i, spec in enumerate(state.faults):
         row = st.columns([5, 1], vertical_alignment="center")
         note = no_effect(spec, shown, struck) if struck is not None else ""
         row[0].markdown(f"{i + 1}. {md(runs.describe(spec))} &nbsp; `{spec}`" + (f" &nbsp; :gray[({note})]"
                                                                                    if note else ""))
-        row[1].button("Remove", key=f"remove_{i}", icon=":material/close:", on_click=_remove, args=(spec,),
+        row[1].button("Remove", key=f"remove_{i}", icon=":material/close:", on_click=remove, args=(spec,),
                       width="stretch")

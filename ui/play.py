@@ -1,24 +1,24 @@
-"""The play view: one fragment that holds everything that moves with the clock.
+"""The play view: the stage (clock, animation, instructor's buttons: all in the browser), then the charts
+of the whole run and the comparison of the styles, which follow the time the stage last reported.
 
-While playing, the fragment reruns on its own every ``player.TICK`` seconds
-(``st.fragment(run_every=...)``), so only this part of the page is redrawn;
-the instructor's buttons live inside it too, so an injection redraws only it.
+Playing costs the server nothing: the stage draws every frame itself and tells
+Python its time only on a pause, a scrub, a step, the end or an injection.
+Below it, what does not animate (timeline, saga log, balances over time, the
+wait-for graph, the comparison) is drawn by plotly at that time, and by default
+what lies ahead of it is hidden, so a class can be asked what happens next.
 """
 from __future__ import annotations
 
-import math
-import os
-import sys
-import time
-
 import streamlit as st
 
-from . import compare, figures, inject, player, runs, stage, state
-from .safe import guard
-from .sidebar import HOW_TO
+from . import compare, figures, inject, runs, stage, state
+from .safe import md
 
-DETAILS = ("sequence", "timeline", "saga_log", "wait_for", "state")
-TIMING = bool(os.environ.get("SAGA_APP_TIMING"))   # print how long each redraw of the stage takes (stderr)
+CHART_LABELS = {"timeline": "Timeline", "saga_log": "Saga log", "state": "Balances and stock over time",
+                "wait_for": "Wait-for graph"}
+NOT_DRAWN = {"saga_log": "Choreography keeps no saga log: each service knows only its own part of the saga, "
+                         "so there is no one place to read where a saga stands.",
+             "wait_for": "No deadlock in this run: nothing to draw."}
 
 
 def ss():
@@ -35,81 +35,65 @@ def shown_runs(text: str, source: str, keep_events: bool = True) -> list:
     return runs.live_runs(text, source, state.shown_styles(), ss().seed, ss().faults, keep_events)
 
 
-def view(scenario, text: str, source: str) -> None:
-    interval = player.TICK if ss().playing else None
-    st.fragment(run_every=interval)(_stage)(scenario, text, source)
-
-
-def _stage(scenario, text: str, source: str) -> None:
-    player.rerun_if_needed()
-    start = time.perf_counter()
-    with guard("The run"):
-        _draw(scenario, text, source)
-    if TIMING:
-        print(f"stage t={ss().t:.2f} playing={ss().playing} {1000 * (time.perf_counter() - start):.0f} ms",
-              file=sys.stderr, flush=True)
-
-
-def _draw(scenario, text: str, source: str) -> None:
+def view(scenario, text: str, source: str, story=None) -> None:
+    """The stage, then (``story``) the scenario's story, then the charts and the comparison."""
+    replay = ss().replay
     shown = shown_runs(text, source)
-    good = [s for s in shown if s.run is not None]
-    end = runs.end_time([s.run for s in good])
-    player.tick(end)
-    t = ss().t
-    if ss().replay:
-        st.info(f"Replaying **{stage.md(ss().replay['file'])}** (scenario {stage.md(ss().replay['name'])}): a "
-                "recorded run, so the instructor's panel is off. Pick a scenario on the left to play live again.",
+    if not replay and ss().get("_stage_inject") is not None:
+        stage.take_injection(scenario, shown)          # an instructor's press, at the time that was on screen
+        shown = shown_runs(text, source)
+    if replay:
+        st.info(f"Replaying **{md(replay['file'])}** (scenario {md(replay['name'])}): a recorded run, so the "
+                "instructor's panel is off. Pick a scenario on the left to play live again.",
                 icon=":material/history:")
-    else:
-        st.caption(HOW_TO)
-    player.controls(end, runs.event_times([s.run for s in good]))
+    stage.mount(shown, None if replay else inject.panel_data(scenario, shown))
     injected = ss().pop("_injected", None)
     if injected:
-        note = inject.no_effect(injected, shown, inject.effects(shown))
-        st.toast(f"Injected at t = {t:.2f}: {runs.describe(injected)}"
-                 + (f". It has {note}: nothing it can strike happens after now." if note else ""),
-                 icon=":material/info:" if note else ":material/bolt:")
-    stage.header_row(shown, t)
-    stage.now_row(shown, t)
-    # The places are laid out top to bottom, but the instructor's panel is filled before the figures: the
-    # browser shows elements in the order they arrive, so after an injection the new fault is listed at
-    # once instead of after the figures have been redrawn.
-    if len(shown) == 1:            # one style: the service graph and the second view side by side
-        left, right = st.columns(2, gap="medium")
-        panel = st.container()
-        with panel:
-            _panel(scenario, shown, t)
-        stage.topology_row(shown, t, [left])
-        with right:
-            _detail(shown, good, t, [right])
-        stage.cards_row(shown, t)
-    else:
-        graphs, panel = st.container(), st.container()
-        with panel:
-            _panel(scenario, shown, t)
-        with graphs:
-            stage.topology_row(shown, t)
-        stage.cards_row(shown, t)
-        _detail(shown, good, t)
-    stage.log_row(shown, t)
-    compare.section(shown)
-    if not ss().replay:
-        state.sync_url()
+        st.toast(f"Injected at t = {ss().t:.2f}: {runs.describe(injected)}", icon=":material/bolt:")
+    if story:
+        story()
+    if not replay:
+        with st.expander("Type any fault (the command-line form)", icon=":material/keyboard:"):
+            inject.typed_fault(scenario, "payment:fail:saga=2")
+            inject.show_error()
+    good = [s for s in shown if s.run is not None]
+    if good:
+        end = runs.end_time([s.run for s in good])
+        t = min(float(ss().t), end)
+        ahead = not ss().get("reveal") and t < end - 1e-9
+        charts(good, t, end, ahead)
+        if len(good) > 1:
+            if ahead:
+                st.caption(":material/visibility_off: How the two styles compare shows when the clock reaches the "
+                           "end, or with **Show the whole run** ticked: first, ask the class which style will "
+                           "finish first.")
+            else:
+                compare.section(good)
+    state.sync_url()
 
 
-def _panel(scenario, shown: list, t: float) -> None:
-    if not ss().replay:
-        inject.panel(scenario, shown, t)
+def _deadlock_time(run: dict):
+    return next((e["t"] for e in run.get("events") or () if e["kind"] == "deadlock_detected"), None)
 
 
-def _detail(shown: list, good: list, t: float, cols=None) -> None:
-    """The second view (sequence diagram, timeline, ...), chosen by the learner, with its "now" line."""
-    available = [k for k in DETAILS if any(k in figures.detail_keys(s.run) for s in good)]
-    if ss().get("w_detail") not in available:
-        ss().w_detail = available[0] if available else None
-    st.segmented_control("A second view of the same run", available, key="w_detail", required=True,
-                         format_func=lambda k: figures.DETAIL_LABELS.get(k, k))
-    if ss().w_detail:
-        # while playing, the "now" line moves in half time units: a plotly chart is rebuilt in the browser
-        # whenever its figure changes, and the service graph already moves on every frame
-        stage.detail_row(shown, math.floor(t * 2) / 2 if ss().playing else t, ss().w_detail, cols)
+def charts(good: list, t: float, end: float, ahead: bool) -> None:
+    """The whole-run charts at the time the stage last reported, the future hidden while ``ahead``."""
+    available = [k for k in state.CHARTS if any(k in figures.detail_keys(s.run) for s in good)]
+    if ss().get("chart") not in available:
+        ss().chart = available[0]
+    ss().w_chart = ss().chart
+    st.segmented_control(f"Charts of the run, at t = {t:.2f} (the time the clock was paused)", available,
+                         key="w_chart", required=True, format_func=CHART_LABELS.get,
+                         on_change=lambda: ss().update(chart=ss().w_chart))
+    which = ss().chart
+    for col, s in zip(st.columns(len(good)), good):
+        with col:
+            title = "Choreography" if s.style == "choreography" else "Orchestration"
+            if which not in figures.detail_keys(s.run):
+                st.caption(f"**{title}:** {NOT_DRAWN.get(which, 'nothing of that kind in this run.')}")
+                continue
+            if which == "wait_for" and ahead and (_deadlock_time(s.run) or 0) > t:
+                st.caption(f"**{title}:** no deadlock yet at t = {t:.2f}. Will there be one?")
+                continue
+            figures.show(figures.detail_at(s.key, s.run, which, t, end=end, hide_after=ahead),
+                         key=f"chart_{s.style}")

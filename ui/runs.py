@@ -16,7 +16,6 @@ import streamlit as st
 import sim
 
 LOAD_SAGAS = 1000          # from this many sagas on (or with generated orders), the load view replaces the player
-DEFAULT_SCENARIOS = ("out-of-stock", "happy-path")
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,8 @@ def is_load(scenario) -> bool:
 
 
 def default_name(entries) -> str:
-    names = [e.name for e in entries]
-    for name in DEFAULT_SCENARIOS:
-        if name in names:
-            return name
-    return names[0] if names else ""
+    """Lesson 1: where a newcomer starts (the library is in curriculum order)."""
+    return entries[0].name if entries else ""
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -1,9 +1,24 @@
-"""No traceback reaches a user: a guard that turns an unexpected error into one line."""
+"""No traceback reaches a user, and no user text is read as markup: a guard that turns an unexpected error
+into one line, and escapes for text shown in Markdown."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 import streamlit as st
+
+MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-!|~$:"})
+PROSE_SPECIAL = str.maketrans({c: "\\" + c for c in "$~:<>|"})
+
+
+def md(text: str) -> str:
+    """Text shown as itself in Markdown (names like compensation_fail keep their underscores)."""
+    return str(text).translate(MD_SPECIAL)
+
+
+def prose(text: str) -> str:
+    """An author's text (a scenario's story): its `code` and *emphasis* stay, but no LaTeX ($), no
+    strikethrough (~) and no shortcodes (:name:) by accident."""
+    return str(text).translate(PROSE_SPECIAL)
 
 
 def one_line(error: BaseException) -> str:

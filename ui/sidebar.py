@@ -4,11 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 from . import state
-from .stage import md, prose
+from .safe import md, prose
 
-HOW_TO = ("**How to use:** press **:material/play_arrow: Play** and watch the messages travel; **Back** and "
-          "**Next** step one moment, the slider jumps anywhere. Instructors: inject a failure in the panel below "
-          "while it plays, and watch the compensations travel back.")
+HOW_TO = ("**How to use:** press **Play** and watch the messages travel through the broker; **Back** and "
+          "**Next** step one moment, the slider jumps anywhere. Instructors: inject a failure with the panel under "
+          "the stage while it plays, and watch the compensations travel back.")
 
 
 def ss():
@@ -50,21 +50,29 @@ def render(entries, broken, scenario) -> None:
                         disabled=bool(ss().replay),
                         help="Only matters with timing jitter or faults that strike with a probability."
                              + (" A replayed run keeps the seed it was recorded with." if ss().replay else ""))
-        st.caption(":material/link: **Share:** the address bar always holds the scenario, style, seed and faults "
-                   "on screen; copy it to hand out this exact situation.")
+        st.caption(HOW_TO)
+        st.caption(":material/link: **Share:** the address bar holds the scenario, style, seed and faults on "
+                   "screen, and the moment the clock was paused; copy it to hand out this exact situation.")
         for problem in broken:
             st.warning(f"Not in the library: {problem}")
 
 
+def title(scenario, entries) -> None:
+    """The scenario's title, with its place in the curriculum; lesson 1 says "start here"."""
+    names = [e.name for e in entries]
+    lesson = f"Lesson {names.index(scenario.name) + 1} · " if scenario.name in names else ""
+    start = " :green-badge[:material/flag: start here]" if names[:1] == [scenario.name] else ""
+    st.markdown(f"### {md(lesson + scenario.title)}{start}")
+
+
 def story(scenario) -> None:
-    """The scenario's title and story; its learning goal and what to watch in a panel the learner can fold."""
-    st.markdown(f"### {md(scenario.title)}")
-    if scenario.summary:
-        st.markdown(prose(scenario.summary) + (f" :gray[({md(scenario.source)})]" if scenario.source else ""))
-    parts = [(":material/flag: Learning goal", scenario.learning_goal),
+    """The scenario's story, its learning goal and what to watch, in a panel the learner can fold."""
+    parts = [(":material/menu_book: The story", scenario.summary + (f" ({scenario.source})" if scenario.source
+                                                                     else "")),
+             (":material/flag: Learning goal", scenario.learning_goal),
              (":material/visibility: What to watch", scenario.watch)]
     parts = [p for p in parts if p[1]]
     if parts:
-        with st.expander("Learning goal and what to watch", expanded=True, icon=":material/school:"):
+        with st.expander("The story, the learning goal and what to watch", expanded=True, icon=":material/school:"):
             for col, (label, text) in zip(st.columns(len(parts)), parts):
                 col.markdown(f"**{label}:** {prose(text)}")

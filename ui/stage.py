@@ -1,193 +1,144 @@
-"""What one run looks like at the clock's time: the saga states, the current event
-in one sentence, the service graph, the cards (balances, stock, orders), a
-detail figure and the event log up to now.
+"""The stage: one Streamlit custom component (v2) that owns the clock and draws every frame in the browser.
 
-Each ``*_row`` function draws one row for every shown run, in aligned columns,
-so choreography and orchestration sit side by side on one clock.
+Python hands it the runs once (digested by ``viz.stage``), plus the instructor's
+panel and, when the server wants to move the clock (a new scenario, a shared
+link), a clock command with a new id. The component keeps its element across
+reruns (``key="stage"``): new runs after an injection are swapped in without a
+remount, and the clock goes on. It talks back only when it matters:
+
+- state ``ui`` (play, pause, scrub, step, speed, the end, the tab, the reveal
+  toggle): the server's copy of the clock, for the whole-run charts and the link;
+- triggers ``inject``, ``remove``, ``reset`` (the instructor's buttons), each
+  with the clock as it was on screen at the click.
+
+The callbacks only record what was asked; :func:`take_injection` turns a
+button into a fault where the script knows the scenario and the runs.
 """
 from __future__ import annotations
 
-import bisect
+import hashlib
+import json
+import math
+from pathlib import Path
 
 import streamlit as st
-from sim.narrate import narrate_event, saga_context
 
-import viz
+import viz.stage
 
-from . import figures
+from . import inject, runs
 
-STYLE_TITLES = {"choreography": "Choreography", "orchestration": "Orchestration"}
-STYLE_LINES = {"choreography": "Each service reacts to the others' events through the broker; nobody "
-                               "directs the saga.",
-               "orchestration": "One orchestrator sends a command to each service and waits for its reply."}
-ENDS = {"saga_completed": "completed", "saga_compensated": "compensated", "saga_stuck": "stuck",
-        "saga_deadlocked": "deadlocked"}
-STATUS_BADGES = {"waiting": ("gray", ":material/schedule:"), "running": ("blue", ":material/play_arrow:"),
-                 "completed": ("green", ":material/check_circle:"), "compensated": ("orange", ":material/undo:"),
-                 "stuck": ("violet", ":material/warning:"), "deadlocked": ("red", ":material/block:")}
-ORDER_COLOURS = {"PENDING": "blue", "APPROVED": "green", "REJECTED": "orange"}
-# which event of a moment tells the story best (lower first)
-PRIORITY = {"saga_completed": 0, "saga_compensated": 0, "saga_stuck": 0, "saga_deadlocked": 0,
-            "deadlock_detected": 1, "step_failed": 1, "compensation_failed": 1, "service_crashed": 1,
-            "timeout": 2, "compensation_started": 2, "service_recovered": 2, "message_dropped": 2,
-            "message_duplicated": 2, "duplicate_ignored": 2, "step_started": 3, "compensation_succeeded": 3,
-            "step_succeeded": 4, "saga_started": 4, "fault_injected": 5, "message_sent": 6,
-            "message_delivered": 7, "saga_log": 8}
-TONE = {"step_failed": "red", "compensation_failed": "red", "message_dropped": "red", "service_crashed": "red",
-        "saga_stuck": "violet", "saga_deadlocked": "red", "deadlock_detected": "red",
-        "compensation_started": "orange", "compensation_succeeded": "orange", "saga_compensated": "orange",
-        "saga_completed": "green", "message_sent": "gray", "message_delivered": "gray", "saga_log": "gray",
-        "timeout": "violet", "message_duplicated": "violet", "duplicate_ignored": "violet"}
-# the box of the current event: a failure is red, a compensation orange, a completion green
-NOW_BOXES = {"red": ("error", ":material/bolt:"), "orange": ("warning", ":material/undo:"),
-             "violet": ("warning", ":material/warning:"), "green": ("success", ":material/check_circle:"),
-             None: ("info", ":material/schedule:")}
-LOG_LIMIT = 300
-MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-!|~$:"})
-PROSE_SPECIAL = str.maketrans({c: "\\" + c for c in "$~:<>|"})
+ASSETS = Path(__file__).resolve().parent / "component"
+COMPONENT = st.components.v2.component(
+    "saga_stage", css=(ASSETS / "stage.css").read_text(encoding="utf-8"),
+    js=(ASSETS / "stage.js").read_text(encoding="utf-8"))
+KEY = "stage"
+TABS = ("sequence", "log")
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def md(text: str) -> str:
-    """Text shown as itself in Markdown (names like compensation_fail keep their underscores)."""
-    return str(text).translate(MD_SPECIAL)
+def ss():
+    return st.session_state
 
 
-def prose(text: str) -> str:
-    """An author's text (a scenario's story): its `code` and *emphasis* stay, but no LaTeX ($), no
-    strikethrough (~) and no shortcodes (:name:) by accident."""
-    return str(text).translate(PROSE_SPECIAL)
+# ---------------------------------------------------------------- what the browser says
 
 
-def _events(run: dict) -> list:
-    return run.get("events") or []
+def _value(name: str):
+    """The component's state or trigger value ``name`` (None if it has none)."""
+    result = ss().get(KEY)
+    try:
+        return result[name]
+    except (KeyError, TypeError, IndexError):
+        return getattr(result, name, None)
 
 
-def up_to(run: dict, t: float) -> list:
-    """The events that happened at or before ``t``."""
-    evs = _events(run)
-    return evs[:bisect.bisect_right(evs, t + 1e-9, key=lambda e: e["t"])]   # events are in time order
+def take_clock(ui) -> None:
+    """The clock as the stage had it (the time on screen, playing or not, the speed, the tab, the reveal)."""
+    if not isinstance(ui, dict):
+        return
+    state = ss()
+    t = ui.get("t")
+    if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t):
+        state.t = max(0.0, float(t))
+    state.playing = ui.get("playing") is True
+    if ui.get("speed") in SPEEDS:
+        state.speed = float(ui["speed"])
+    if ui.get("tab") in TABS:
+        state.tab = ui["tab"]
+    if isinstance(ui.get("reveal"), bool):
+        state.reveal = ui["reveal"]
 
 
-def saga_status(run: dict, t: float) -> dict:
-    """Each saga's status at ``t``: waiting, running, or how it ended."""
-    status = {str(s): "waiting" for s in (run.get("outcomes") or {})}
-    for e in up_to(run, t):
-        if e["kind"] == "saga_started":
-            status[str(e["saga"])] = "running"
-        elif e["kind"] in ENDS:
-            status[str(e["saga"])] = ENDS[e["kind"]]
-    return status
+def _on_ui() -> None:
+    take_clock(_value("ui"))
 
 
-def now_events(run: dict, t: float) -> list:
-    """The events of the latest moment at or before ``t``, the telling one first."""
-    past = up_to(run, t)
-    if not past:
-        return []
-    moment = past[-1]["t"]
-    same = [e for e in reversed(past) if e["t"] == moment]
-    return sorted(same, key=lambda e: PRIORITY.get(e["kind"], 5))
+def _on_inject() -> None:
+    press = _value("inject")
+    if isinstance(press, dict):
+        take_clock(press.get("ui"))
+        ss()._stage_inject = press.get("value")
 
 
-def sentence(e: dict, ctx: dict) -> str:
-    return f"t = {e['t']:g} · {narrate_event(e, ctx)}"
+def _on_remove() -> None:
+    press = _value("remove")
+    if isinstance(press, dict):
+        take_clock(press.get("ui"))
+        inject.remove(press.get("value"))
 
 
-# ---------------------------------------------------------------- rows
+def _on_reset() -> None:
+    press = _value("reset")
+    if isinstance(press, dict):
+        take_clock(press.get("ui"))
+        inject.reset()
 
 
-def header_row(shown: list, t: float) -> None:
-    for col, s in zip(st.columns(len(shown)), shown):
-        with col:
-            st.subheader(STYLE_TITLES.get(s.style, s.style))
-            st.caption(STYLE_LINES.get(s.style, ""))
-            if s.run is None:
-                st.error(s.error)
-                continue
-            sagas = saga_status(s.run, t)
-            shown_sagas = list(sagas.items())[:12]
-            st.markdown(" ".join(f":{STATUS_BADGES[v][0]}-badge[{STATUS_BADGES[v][1]} saga {k} {v}]"
-                                 for k, v in shown_sagas) + (" …" if len(sagas) > 12 else ""))
+def take_injection(scenario, shown: list) -> None:
+    """Turn the instructor's last press (if any) into a fault, at the time that was on screen."""
+    press = ss().pop("_stage_inject", None)
+    if press is not None:
+        inject.from_stage(press, scenario, shown)
 
 
-def now_row(shown: list, t: float) -> None:
-    """The current event, in one sentence, per run."""
-    for col, s in zip(st.columns(len(shown)), shown):
-        if s.run is None:
-            continue
-        events = now_events(s.run, t)
-        with col:
-            if not events:
-                st.info("Nothing has happened yet: press **Play** or **Next**.")
-                continue
-            ctx = saga_context(_events(s.run))
-            more = f" *(+{len(events) - 1} more at this moment, see the log)*" if len(events) > 1 else ""
-            box, icon = NOW_BOXES.get(TONE.get(events[0]["kind"]), NOW_BOXES[None])
-            getattr(st, box)(f"**{md(sentence(events[0], ctx))}**{more}", icon=icon)
+# ---------------------------------------------------------------- what the browser gets
 
 
-def topology_row(shown: list, t: float, cols=None) -> None:
-    for col, s in zip(cols or st.columns(len(shown)), shown):
-        if s.run is not None:
-            with col:
-                fig = figures.topology_at(s.key, s.run, t)
-                figures.show(fig, key=f"topology_{s.style}",
-                             static=bool(st.session_state.get("playing")))
+@st.cache_data(show_spinner=False, max_entries=64)
+def _stage_run(run_key: tuple, _run: dict) -> dict:
+    return viz.stage.stage_run(_run)
 
 
-def cards_row(shown: list, t: float) -> None:
-    """Balances, stock and order states at ``t``, with the change since the start."""
-    for col, s in zip(st.columns(len(shown)), shown):
-        if s.run is None:
-            continue
-        state = viz.state_at(s.run, t)
-        start = (s.run.get("initial_state") or {})
-        with col.container(border=True):
-            cards = [(name, ":material/account_balance_wallet:", value,
-                      value - start.get("balances", {}).get(name, value))
-                     for name, value in state["balances"].items()][:4]
-            cards += [(name, ":material/inventory_2:", value, value - start.get("stock", {}).get(name, value))
-                      for name, value in state["stock"].items()][:3]
-            for c, (label, icon, value, change) in zip(st.columns(max(1, len(cards))), cards):
-                c.metric(label, f"{value:g}", f"{change:+g}" if change else None, icon=icon)
-            orders = state["orders"]
-            if orders:
-                st.markdown("**Orders** " + " ".join(
-                    f":{ORDER_COLOURS.get(v, 'gray')}-badge[order {k} {v}]" for k, v in list(orders.items())[:12]))
-            else:
-                st.markdown("**Orders** none yet")
+def runs_id(shown: list) -> str:
+    """Names the runs on screen: changes exactly when they do (the stage swaps runs when it changes)."""
+    return hashlib.sha1(repr([s.key for s in shown]).encode()).hexdigest()[:12]
 
 
-def detail_row(shown: list, t: float, which: str, cols=None) -> None:
-    for col, s in zip(cols or st.columns(len(shown)), shown):
-        if s.run is None:
-            continue
-        with col:
-            if which in figures.detail_keys(s.run):
-                fig = figures.detail_at(s.key, s.run, which, t)
-                figures.show(fig, key=f"detail_{s.style}")
-            else:
-                st.caption(f"{figures.DETAIL_LABELS.get(which, which)}: not drawn for this {s.style} run "
-                           "(nothing of that kind happened in it).")
+def clock_command(t: float = 0.0, playing: bool = False) -> None:
+    """Move the stage's clock from the server (a new scenario, a link): a command with a new id."""
+    state = ss()
+    state.t = float(t)
+    state.playing = playing
+    state.clock_id = state.get("clock_id", 0) + 1
 
 
-def log_row(shown: list, t: float) -> None:
-    """The event log up to now, newest first; the events of this moment in bold."""
-    for col, s in zip(st.columns(len(shown)), shown):
-        if s.run is None:
-            continue
-        past = up_to(s.run, t)
-        ctx = saga_context(_events(s.run))
-        with col:
-            st.markdown(f"**Event log** ({len(past)} of {len(_events(s.run))} events so far, newest first)")
-            with st.container(height=320, border=True):
-                if not past:
-                    st.caption("Nothing yet.")
-                moment = past[-1]["t"] if past else None
-                lines = []
-                for e in reversed(past[-LOG_LIMIT:]):
-                    text = md(sentence(e, ctx))
-                    tone = TONE.get(e["kind"])
-                    text = f":{tone}[{text}]" if tone else text
-                    lines.append(f"**{text}**" if e["t"] == moment else text)
-                st.markdown("  \n".join(lines))
+def data(shown: list, panel: dict | None) -> dict:
+    state = ss()
+    good = [s for s in shown if s.run is not None]
+    return {"runs_id": runs_id(shown), "runs": [_stage_run(s.key, s.run) for s in good],
+            "errors": [{"style": s.style, "error": s.error} for s in shown if s.run is None],
+            "clock": {"id": state.get("clock_id", 0), "t": float(state.t), "playing": bool(state.playing),
+                      "speed": float(state.speed)},
+            "prefs_id": state.get("prefs_id", 0), "tab": state.get("tab", "sequence"),
+            "reveal": bool(state.get("reveal")), "panel": panel}
+
+
+def mount(shown: list, panel: dict | None) -> None:
+    """The stage, kept across reruns under one key; new data is swapped in by its JavaScript."""
+    COMPONENT(key=KEY, data=data(shown, panel), on_ui_change=_on_ui, on_inject_change=_on_inject,
+              on_remove_change=_on_remove, on_reset_change=_on_reset)
+
+
+def payload_size(shown: list, panel: dict | None) -> int:
+    """Bytes of JSON the stage receives (for the bench and the tests)."""
+    return len(json.dumps(data(shown, panel)))

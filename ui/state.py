@@ -17,7 +17,11 @@ STYLES = {"both": "Side by side", "choreography": "Choreography", "orchestration
 URL_STYLES = {"both": "both", "side-by-side": "both", "choreography": "choreography",
               "orchestration": "orchestration"}
 DEFAULTS = {"view": "play", "style": "both", "seed": None, "faults": [], "t": 0.0, "playing": False,
-            "speed": 1.0, "custom": None, "replay": None, "notices": []}
+            "speed": 1.0, "custom": None, "replay": None, "notices": [], "tab": "sequence", "reveal": False,
+            "chart": "timeline", "clock_id": 1, "prefs_id": 1}
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
+TABS = ("sequence", "log")
+CHARTS = ("timeline", "saga_log", "state", "wait_for")
 
 
 def ss():
@@ -63,6 +67,7 @@ def _read_url(entries) -> None:
             state.seed = int(seed)
         except ValueError:
             notices.append(f"The link's seed {seed!r} is not a whole number; using the scenario's seed.")
+    _read_moment(params, notices)
     specs = params.get_all("fault")
     scenario = current_scenario(entries)
     for spec in specs:
@@ -71,6 +76,40 @@ def _read_url(entries) -> None:
             notices.append(f"Left out a fault from the link: {problem}")
         elif spec not in state.faults:
             state.faults.append(spec)
+
+
+def _read_moment(params, notices) -> None:
+    """The moment a link shares: its time (it opens paused there), speed, the stage's tab and the chart."""
+    state = ss()
+    t = params.get("t")
+    if t:
+        try:
+            value = float(t)
+            if not 0 <= value < 1e9:
+                raise ValueError
+            state.t = value
+        except ValueError:
+            notices.append(f"The link's time {t!r} is not a time (a number from 0 on); starting at t = 0.")
+    speed = params.get("speed")
+    if speed:
+        try:
+            if float(speed) not in SPEEDS:
+                raise ValueError
+            state.speed = float(speed)
+        except ValueError:
+            notices.append(f"The link's speed {speed!r} is not one of 0.25, 0.5, 1, 2, 4; playing at 1×.")
+    tab = params.get("view")
+    if tab:
+        if tab in TABS:
+            state.tab = tab
+        else:
+            notices.append(f"The link asks for view {tab!r}; views are sequence or log.")
+    chart = params.get("chart")
+    if chart:
+        if chart in CHARTS:
+            state.chart = chart
+        else:
+            notices.append(f"The link asks for chart {chart!r}; charts are {', '.join(CHARTS)}.")
 
 
 def scenario_text(entries) -> tuple:
@@ -112,9 +151,17 @@ def restart() -> None:
     state = ss()
     state.faults = []
     state.seed = None
-    state.t = 0.0
-    state.playing = False
     state.replay = None
+    move_clock(0.0)
+
+
+def move_clock(t: float) -> None:
+    """The server moves the stage's clock (a new scenario, a replay): paused at ``t``, with a new command id
+    so the browser takes it (the stage's own reports never bump it)."""
+    state = ss()
+    state.t = float(t)
+    state.playing = False
+    state.clock_id = state.get("clock_id", 0) + 1
 
 
 def shown_styles() -> tuple:
@@ -123,13 +170,25 @@ def shown_styles() -> tuple:
 
 
 def url_params() -> dict:
-    """The situation on screen as query parameters (scenario, style, seed, faults)."""
+    """The situation on screen as query parameters (scenario, style, seed, faults), and the moment: the
+    time the stage last reported (a paused clock), its speed, tab and the chart below it. None in a replay:
+    a recorded run is not in the library, so no link can reproduce it."""
     state = ss()
+    if state.replay:
+        return {}
     params = {"style": state.style, "scenario": state.scenario}
     if state.seed is not None:
         params["seed"] = str(state.seed)
     if state.faults:
         params["fault"] = list(state.faults)
+    if state.t:
+        params["t"] = f"{state.t:g}"
+    if state.speed != 1.0:
+        params["speed"] = f"{state.speed:g}"
+    if state.tab != "sequence":
+        params["view"] = state.tab
+    if state.chart != "timeline":
+        params["chart"] = state.chart
     return params
 
 
