@@ -10,11 +10,13 @@ import streamlit as st
 from ui import author, loadview, play, runs, sidebar, state
 from ui.safe import guard
 
-st.set_page_config(page_title="Saga simulator", page_icon=":material/sync_alt:", layout="wide")
+# the sidebar starts folded: on a 1024x768 projector the stage of both styles needs the whole width
+st.set_page_config(page_title="Saga simulator", page_icon=":material/sync_alt:", layout="wide",
+                   initial_sidebar_state="collapsed")
 
 # less empty space above the title (still below the 3.75rem header, which takes the clicks), so the stage,
 # Play and the instructor's buttons fit on a 1024x768 projector's first screen
-st.html("<style>.stMainBlockContainer {padding-top: 3.9rem; padding-bottom: 2rem;}</style>")
+st.html("<style>.stMainBlockContainer {padding: 3.9rem 2rem 2rem 2rem;}</style>")
 
 VIEWS = {"play": ":material/play_circle: Play", "author": ":material/edit_document: Edit & files"}
 
@@ -25,11 +27,12 @@ for notice in st.session_state.notices:
 st.session_state.notices = []
 scenario = state.current_scenario(entries)
 text, source = state.scenario_text(entries)
-sidebar.render(entries, broken, scenario)
+sidebar.render(broken, scenario)
 
-head = st.columns([4, 1.3], vertical_alignment="top")
+head = st.columns([2.7, 3.5, 2.1], vertical_alignment="top")
+sidebar.picker(entries, head)
 st.session_state.w_view = st.session_state.view
-head[1].segmented_control("View", list(VIEWS), key="w_view", format_func=VIEWS.get, required=True,
+head[2].segmented_control("View", list(VIEWS), key="w_view", format_func=VIEWS.get, required=True,
                           label_visibility="collapsed", width="stretch",
                           on_change=lambda: st.session_state.update(view=st.session_state.w_view, playing=False))
 
@@ -38,14 +41,12 @@ if st.session_state.view == "author":
         summary = not isinstance(scenario, str) and runs.is_load(scenario)    # the load view's runs: no events
         author.view(scenario, text, source, play.shown_runs(text, source, keep_events=not summary))
 elif st.session_state.replay:
-    head[0].markdown(f"### Replay: {sidebar.md(st.session_state.replay['name'])}")
+    st.markdown(f"### Replay: {sidebar.md(st.session_state.replay['name'])}")
     with guard("The replay"):
         play.view(scenario, text, source)
 elif isinstance(scenario, str):
     st.error(scenario)
 else:
-    with head[0]:
-        sidebar.title(scenario, entries)
     with guard("The run"):
         if runs.is_load(scenario):
             sidebar.story(scenario)

@@ -1,8 +1,10 @@
 """The browser app through Streamlit's AppTest: every control, without a browser.
 
-AppTest runs the whole script on each ``run()`` (fragments included, their
-``run_every`` timer never fires), so "one tick" of the playback clock is one
-``run()`` while playing.
+The stage's clock and buttons live in the browser (``ui/component/stage.js``),
+which AppTest does not run: these tests read what the stage is handed (its JSON
+data) and stand in for what it sends back, through the same session state its
+callbacks write (the time it reports when paused, an instructor's press). The
+real round trip is tested in ``test_browser.py``.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import sim
-from ui import replay, runs
+from ui import play, replay, runs
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60
@@ -56,9 +58,13 @@ def texts(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
 
 
-def log_count(at: AppTest) -> list:
-    """Per shown style, how many events the log shows so far."""
-    return [int(n) for n in re.findall(r"\*\*Event log\*\* \((\d+) of", texts(at))]
+def click(at: AppTest, key: str) -> AppTest:
+    return ok(at.button(key=key).click().run())
+
+
+def stage(at: AppTest) -> dict:
+    """What the stage component was handed (its JSON data): the runs, the clock, the instructor's panel."""
+    return json.loads(at.get("bidi_component")[0].proto.json)
 
 
 def compare_table(at: AppTest) -> dict:
@@ -68,101 +74,104 @@ def compare_table(at: AppTest) -> dict:
 
 
 def outcomes(at: AppTest) -> dict:
-    return compare_table(at)["Outcomes"]
+    """Each shown style's outcomes, as the stage has them."""
+    return {r["style"]: r["outcomes"] for r in stage(at)["runs"]}
 
 
-def click(at: AppTest, key: str) -> AppTest:
-    return ok(at.button(key=key).click().run())
+def paused_at(at: AppTest, t: float, **ui) -> AppTest:
+    """The stage reports a paused clock at ``t`` (what its "ui" state tells Python on a pause or a scrub)."""
+    at.session_state["t"] = t
+    at.session_state["playing"] = False
+    for key, value in ui.items():
+        at.session_state[key] = value
+    return ok(at.run())
+
+
+def press(at: AppTest, kind: str, target: str = "payment", t: float | None = None, **more) -> AppTest:
+    """An instructor's button on the stage, pressed at the time on screen: what its "inject" trigger hands the
+    script (the component's callback stores exactly this)."""
+    value = {"kind": kind, "target": target, "message": None, "duration": 5, "often": "once",
+             "t": at.session_state["t"] if t is None else t, **more}
+    at.session_state["_stage_inject"] = value
+    return ok(at.run())
+
+
+def whole(at: AppTest) -> AppTest:
+    """Tick "Show the whole run": the charts and the comparison show what lies ahead."""
+    at.session_state["reveal"] = True
+    return ok(at.run())
 
 
 # ---------------------------------------------------------------- first screen and picking
 
 
-def test_first_screen_shows_both_styles_ready_to_play():
+def test_first_screen_opens_lesson_one_with_both_styles_on_the_stage():
     at = app()
-    subheaders = [s.value for s in at.subheader]
-    assert "Choreography" in subheaders and "Orchestration" in subheaders
-    assert at.button(key="play").label == "Play"
+    data = stage(at)
+    assert at.selectbox(key="w_scenario").value == "happy-path"        # lesson 1: where a newcomer starts
+    assert "start here" in at.selectbox(key="w_scenario").format_func("happy-path")
+    assert [r["style"] for r in data["runs"]] == ["choreography", "orchestration"]
+    assert data["clock"] == {"id": 1, "t": 0.0, "playing": False, "speed": 1.0}
+    assert data["panel"]["targets"] == ["order", "payment", "inventory", "orchestrator"]
     assert "How to use" in texts(at)
-    assert len(at.get("plotly_chart")) >= 4          # topology and a detail figure per style, the comparison
     assert at.session_state.t == 0 and not at.session_state.playing
     assert at.query_params["style"] == "both"
 
 
-def test_pick_another_scenario_shows_its_story_and_starts_fresh():
+def test_pick_another_scenario_starts_fresh_and_moves_the_stage_clock():
     at = app()
-    at.button(key="inject_fail").click().run()
+    paused_at(at, 2.0)
+    press(at, "fail")
     assert at.session_state.faults
-    ok(at.radio(key="w_scenario").set_value("happy-path").run())
-    assert "The happy path" in texts(at)
+    clock = stage(at)["clock"]["id"]
+    ok(at.selectbox(key="w_scenario").set_value("out-of-stock").run())
+    assert "Alice and Bob both order" in texts(at)
     assert at.session_state.faults == [] and at.session_state.t == 0
-    assert at.query_params["scenario"] == "happy-path"
+    assert stage(at)["clock"]["id"] == clock + 1 and stage(at)["clock"]["t"] == 0   # the stage is told to restart
+    assert at.query_params["scenario"] == "out-of-stock"
 
 
-def test_single_style_shows_one_column_and_no_comparison():
-    at = app(scenario="happy-path")
+def test_single_style_shows_one_run_and_no_comparison():
+    at = whole(app(scenario="happy-path"))
     ok(at.segmented_control(key="w_style").set_value("orchestration").run())
-    subheaders = [s.value for s in at.subheader]
-    assert "Orchestration" in subheaders and "Choreography" not in subheaders
+    assert [r["style"] for r in stage(at)["runs"]] == ["orchestration"]
     assert not at.table
     assert at.query_params["style"] == "orchestration"
 
 
-# ---------------------------------------------------------------- play, step, scrub
+# ---------------------------------------------------------------- the clock: in the browser, told when it matters
 
 
-def test_play_advances_the_clock_and_the_log():
-    at = app(scenario="happy-path")
-    before = log_count(at)
-    click(at, "play")
-    assert at.session_state.playing and at.button(key="pause").label == "Pause"
-    for _ in range(3):
-        ok(at.run())                                  # one clock tick each
-    assert at.session_state.t > 0
-    assert log_count(at)[0] >= before[0]
-    click(at, "pause")                                # pause
-    t = at.session_state.t
-    ok(at.run())
-    assert not at.session_state.playing and at.session_state.t == t
+def test_a_paused_clock_reaches_the_charts_and_the_link():
+    at = paused_at(app(scenario="happy-path"), 2.5, speed=2.0, tab="log", chart="state")
+    assert at.query_params["t"] == "2.5" and at.query_params["speed"] == "2"
+    assert at.query_params["view"] == "log" and at.query_params["chart"] == "state"
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    nows = [a["text"] for s in specs for a in s["layout"].get("annotations", []) if "now" in str(a.get("text"))]
+    assert nows.count("now t=2.5") == 2                       # both styles
+    assert stage(at)["clock"]["id"] == 1                      # the stage's own report does not move its clock
 
 
-def test_step_forward_and_back_move_to_event_times():
-    at = app(scenario="happy-path")
-    click(at, "step_forward")
-    first = at.session_state.t
-    assert first > 0
-    count = log_count(at)
-    click(at, "step_forward")
-    assert at.session_state.t > first
-    assert log_count(at) > count
-    click(at, "step_back")
-    assert at.session_state.t == first
-    click(at, "restart")
-    assert at.session_state.t == 0
+def test_the_future_is_hidden_until_the_end_or_the_reveal():
+    at = paused_at(app(scenario="out-of-stock"), 2.0)
+    assert not at.table and "which style will finish first" in texts(at)
+    covers = [sh for c in at.get("plotly_chart") for sh in json.loads(c.proto.spec)["layout"].get("shapes", [])
+              if sh.get("type") == "rect" and sh.get("x0") == 2.0]
+    assert len(covers) == 2                                   # what lies ahead is covered, in both charts
+    end = max(r["end"] for r in stage(at)["runs"])
+    paused_at(at, end)
+    assert at.table                                           # at the end the comparison shows
+    paused_at(at, 2.0, reveal=True)
+    assert at.table and stage(at)["reveal"] is True
 
 
-def test_playing_to_the_end_stops_and_offers_play_again():
-    at = app(scenario="happy-path")
-    end = at.slider(key="w_t").max
-    ok(at.slider(key="w_t").set_value(end).run())
-    assert at.session_state.t == end
-    assert end > 0 and at.button(key="play").label == "Play again"
-    click(at, "play")
-    assert at.session_state.t == 0 and at.session_state.playing
-
-
-def test_scrubber_sets_the_time_and_the_cards_follow():
-    at = app(scenario="happy-path")
-    ok(at.slider(key="w_t").set_value(3.0).run())
-    assert at.session_state.t == 3.0
-    balances = [m for m in at.metric if m.label == "alice"]
-    assert balances and all(m.value == "70" for m in balances)   # charged 30 by t = 3 in both styles
-
-
-def test_speed_changes_the_clock_rate():
-    at = app(scenario="happy-path")
-    ok(at.segmented_control(key="w_speed").set_value(4.0).run())
-    assert at.session_state.speed == 4.0
+def test_a_link_opens_paused_at_its_moment():
+    at = app(scenario="out-of-stock", t="3.5", speed="0.5", view="log")
+    data = stage(at)
+    assert data["clock"] == {"id": 1, "t": 3.5, "playing": False, "speed": 0.5} and data["tab"] == "log"
+    bad = app(scenario="out-of-stock", t="soon", speed="9")
+    assert any("not a time" in w.value for w in bad.warning) and any("speed" in w.value for w in bad.warning)
+    assert stage(bad)["clock"]["t"] == 0
 
 
 # ---------------------------------------------------------------- the instructor's panel
@@ -170,77 +179,91 @@ def test_speed_changes_the_clock_rate():
 
 def test_fail_payment_makes_the_happy_path_compensate():
     at = app(scenario="happy-path")
-    assert outcomes(at) == {"choreography": "saga 1 completed", "orchestration": "saga 1 completed"}
-    click(at, "inject_fail")
+    assert outcomes(at) == {"choreography": {"1": "completed"}, "orchestration": {"1": "completed"}}
+    press(at, "fail")
     assert at.session_state.faults == ["payment:fail:saga=1,times=1"]
-    assert outcomes(at) == {"choreography": "saga 1 compensated", "orchestration": "saga 1 compensated"}
+    assert outcomes(at) == {"choreography": {"1": "compensated"}, "orchestration": {"1": "compensated"}}
+    assert stage(at)["panel"]["faults"][0]["text"].startswith("payment fails")
 
 
-def test_injection_keeps_the_time_and_the_past():
-    at = app(scenario="happy-path")
-    ok(at.slider(key="w_t").set_value(1.5).run())
-    log_before = log_count(at)
-    click(at, "inject_fail")
-    assert at.session_state.t == 1.5
-    assert at.session_state.faults == ["payment:fail:saga=1,at=1.5,times=1"]
-    assert log_count(at) == log_before                # nothing before now changed
+def test_injection_is_stamped_with_the_time_on_screen_and_keeps_the_past():
+    at = paused_at(app(scenario="happy-path"), 1.0)
+    before = stage(at)
+    press(at, "fail", t=1.234)                                # the clock went on in the browser: 1.234 on screen
+    after = stage(at)
+    assert at.session_state.faults == ["payment:fail:saga=1,at=1.24,times=1"]     # never before what was shown
+    assert after["runs_id"] != before["runs_id"] and after["clock"]["id"] == before["clock"]["id"]
+    for old, new in zip(before["runs"], after["runs"]):
+        assert [m for m in old["log"] if m[0] < 1.234] == [m for m in new["log"] if m[0] < 1.234]
 
 
 def test_fail_compensation_every_time_leaves_a_saga_stuck():
-    at = app(scenario="out-of-stock")
-    at.segmented_control(key="w_how_often").set_value("every time")
-    click(at, "inject_compensation_fail")
+    at = press(app(scenario="out-of-stock"), "compensation_fail", often="every time")
     assert at.session_state.faults == ["payment:compensation_fail"]
-    assert all("saga 2 stuck" in o for o in outcomes(at).values())
+    assert all(o["2"] == "stuck" for o in outcomes(at).values())
 
 
 def test_crash_a_service_for_a_while_delays_the_saga():
     at = app(scenario="happy-path")
-    before = float(compare_table(at)["Duration (time units)"]["choreography"])
-    click(at, "inject_crash")
+    before = [r["end"] for r in stage(at)["runs"]]
+    press(at, "crash")
     assert at.session_state.faults == ["payment:crash:recover_after=5"]
-    after = float(compare_table(at)["Duration (time units)"]["choreography"])
-    assert after > before
-    assert outcomes(at)["choreography"] == "saga 1 completed"
+    assert all(a > b for a, b in zip([r["end"] for r in stage(at)["runs"]], before))
+    assert outcomes(at)["choreography"] == {"1": "completed"}
 
 
-def test_crash_the_orchestrator_only_offers_crash_and_slow():
-    at = app(scenario="happy-path")
-    ok(at.segmented_control(key="w_target").set_value("orchestrator").run())
-    assert at.button(key="inject_fail").disabled and at.button(key="inject_compensation_fail").disabled
-    click(at, "inject_crash")
+def test_the_orchestrator_can_only_crash_or_be_slow():
+    at = press(app(scenario="happy-path"), "fail", target="orchestrator")
+    assert at.session_state.faults == []
+    assert "only crash or be slow" in stage(at)["panel"]["error"]
+    press(at, "crash", target="orchestrator")
     assert at.session_state.faults == ["orchestrator:crash:recover_after=5"]
 
 
 def test_slow_a_service_past_the_timeout():
-    at = app(scenario="happy-path")
-    at.number_input(key="w_duration").set_value(15.0)
-    click(at, "inject_slow")
+    at = whole(press(app(scenario="happy-path"), "slow", duration=15))
     assert at.session_state.faults == ["payment:slow:by=15"]
     assert int(compare_table(at)["Timeouts"]["orchestration"]) > 0
 
 
 def test_drop_duplicate_and_delay_the_next_message():
-    at = app(scenario="happy-path")
-    at.selectbox(key="w_message").set_value("PaymentCompleted")
-    click(at, "inject_drop")
+    at = press(app(scenario="happy-path"), "drop", message="PaymentCompleted")
     assert at.session_state.faults == ["broker:drop:message=PaymentCompleted"]
-    assert outcomes(at)["choreography"] == "saga 1 in_flight"     # nobody waits for a lost event
-    click(at, "reset_faults")
-    at.selectbox(key="w_message").set_value("OrderCreated")
-    click(at, "inject_duplicate")
+    assert outcomes(at)["choreography"] == {"1": "in_flight"}    # nobody waits for a lost event
+    table = compare_table(whole(at))                            # said in words, not as a raw outcome name
+    assert table["Outcomes"]["choreography"] == "saga 1 still in flight"
+    assert table["Duration (time units)"]["choreography"] == "not over: 1 saga still in flight"
+    at.session_state["reveal"] = False
+    at.session_state["faults"] = []
+    press(at, "duplicate", message="OrderCreated")
     assert at.session_state.faults == ["broker:duplicate:message=OrderCreated"]
-    assert outcomes(at)["choreography"] == "saga 1 completed"     # idempotent consumers
-    click(at, "reset_faults")
-    before = float(compare_table(at)["Duration (time units)"]["choreography"])
-    at.selectbox(key="w_message").set_value("OrderCreated")
-    click(at, "inject_delay")
+    assert outcomes(at)["choreography"] == {"1": "completed"}     # idempotent consumers
+    at.session_state["faults"] = []
+    before = stage(ok(at.run()))["runs"][0]["end"]
+    press(at, "delay", message="OrderCreated")
     assert at.session_state.faults == ["broker:delay:by=5,message=OrderCreated"]
-    assert float(compare_table(at)["Duration (time units)"]["choreography"]) == before + 5
+    assert stage(at)["runs"][0]["end"] == before + 5
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("explode", "the button sent nothing readable"),
+    ({"kind": "explode", "target": "payment", "t": 1}, "no button makes a fault of kind"),
+    ({"kind": "fail", "target": "bank", "t": 1}, "'bank' is not a service"),
+    ({"kind": "fail", "target": "payment", "t": "soon"}, "must be a number"),
+    ({"kind": "crash", "target": "payment", "t": 1, "duration": 0}, "from 0.1 to 1000"),
+    ({"kind": "drop", "target": "payment", "t": 1, "message": "Nope"}, "Nope"),
+])
+def test_a_press_that_makes_no_sense_is_refused_in_one_line(value, problem):
+    at = app(scenario="happy-path")
+    at.session_state["_stage_inject"] = value
+    ok(at.run())
+    assert at.session_state.faults == []
+    assert problem in stage(at)["panel"]["error"]
 
 
 def test_typed_fault_is_validated_inline():
     at = app(scenario="happy-path")
+    at.expander[-1]
     at.text_input(key="w_spec").input("payment:explode")
     at.button(key="FormSubmitter:typed_fault-Add").click().run()
     assert not at.exception
@@ -251,25 +274,17 @@ def test_typed_fault_is_validated_inline():
     assert at.session_state.faults == ["inventory:fail:saga=1"]
 
 
-def test_remove_one_fault_and_reset_all():
-    at = app(scenario="happy-path")
-    click(at, "inject_fail")
-    click(at, "inject_crash")
-    assert len(at.session_state.faults) == 2
-    assert len(at.query_params["fault"]) == 2
-    click(at, "remove_0")
-    assert at.session_state.faults == ["payment:crash:recover_after=5"]
-    click(at, "reset_faults")
-    assert at.session_state.faults == []
-    assert "fault" not in at.query_params
-    assert outcomes(at)["orchestration"] == "saga 1 completed"
+def test_faults_are_listed_on_the_stage_and_travel_in_the_link():
+    at = press(press(app(scenario="happy-path"), "fail"), "crash")
+    assert [f["spec"] for f in stage(at)["panel"]["faults"]] == at.session_state.faults
+    assert len(at.session_state.faults) == 2 and len(at.query_params["fault"]) == 2
 
 
 # ---------------------------------------------------------------- side by side
 
 
 def test_side_by_side_compares_the_styles():
-    at = app(scenario="out-of-stock")
+    at = whole(app(scenario="out-of-stock"))
     table = compare_table(at)
     for row in ("Duration (time units)", "Messages delivered", "Compensations", "Retries", "Outcomes",
                 "Where saga state lives", "Subscriptions per component"):
@@ -280,14 +295,15 @@ def test_side_by_side_compares_the_styles():
     assert any("compared" in (s["layout"].get("title") or {}).get("text", "") for s in specs)
 
 
-def test_detail_figure_switches_and_marks_now():
-    at = app(scenario="happy-path")
-    ok(at.slider(key="w_t").set_value(2.0).run())
-    for which in ("timeline", "saga_log", "state", "sequence"):
-        ok(at.segmented_control(key="w_detail").set_value(which).run())
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    nows = [a["text"] for s in specs for a in s["layout"].get("annotations", []) if "now" in str(a.get("text"))]
-    assert "now t=2" in nows
+def test_charts_switch_share_one_time_range_and_explain_what_a_style_lacks():
+    at = paused_at(app(scenario="happy-path"), 2.0)
+    for which in ("timeline", "saga_log", "state"):
+        ok(at.segmented_control(key="w_chart").set_value(which).run())
+        ranges = [json.loads(c.proto.spec)["layout"]["xaxis"]["range"] for c in at.get("plotly_chart")]
+        if which == "saga_log":
+            assert len(ranges) == 1 and "Choreography keeps no saga log" in texts(at)
+        else:
+            assert len(ranges) == 2 and ranges[0] == ranges[1]
 
 
 # ---------------------------------------------------------------- author: edit, upload, download, replay
@@ -321,8 +337,8 @@ def test_a_valid_edit_runs():
     ok(at.run())
     click(at, "run_edit")
     assert at.session_state.view == "play" and at.session_state.scenario == "custom"
-    assert "A tiny shop" in texts(at)
-    assert outcomes(at) == {"choreography": "saga 1 completed", "orchestration": "saga 1 completed"}
+    assert "Your edited scenario" in at.selectbox(key="w_scenario").format_func("custom")
+    assert outcomes(at) == {"choreography": {"1": "completed"}, "orchestration": {"1": "completed"}}
     assert at.query_params["scenario"] == "custom"     # an edited scenario cannot go in a link, only its mark
     opened = app(**at.query_params)
     assert "edited scenario" in " ".join(w.value for w in opened.warning)
@@ -344,7 +360,8 @@ def test_upload_a_scenario_and_refuse_bad_ones():
 def test_downloads_are_offered():
     at = author(app())
     labels = {b.proto.label for b in at.get("download_button")}
-    assert {"Download", "Run as JSON", "Mermaid"} <= labels
+    # one Mermaid file per style: each is one renderable sequenceDiagram
+    assert {"Download", "Run as JSON", "Mermaid: choreography", "Mermaid: orchestration"} <= labels
 
 
 def _run_file() -> bytes:
@@ -360,10 +377,9 @@ def test_replay_a_downloaded_run():
     ok(at.file_uploader(key="w_run_file").upload("run.json", _run_file(), "application/json").run())
     assert at.session_state.view == "play" and at.session_state.replay
     assert any("Replaying" in i.value for i in at.info)
-    assert not at.get("button") or not any(b.key == "inject_fail" for b in at.button)
-    assert outcomes(at)["orchestration"] == "saga 1 compensated"
-    click(at, "step_forward")
-    assert at.session_state.t > 0
+    assert stage(at)["panel"] is None                        # a recorded run: no instructor's panel
+    assert outcomes(at)["orchestration"] == {"1": "compensated"}
+    assert dict(at.query_params) == {}                   # no link can reproduce a replay: the bar says none
 
 
 @pytest.mark.parametrize("content, problem", [
@@ -398,7 +414,7 @@ def test_load_view_measures_instead_of_animating():
     for row in ("Throughput (sagas per time unit)", "Latency p50", "Latency p95", "Latency p99", "Outcomes"):
         assert row in table
     assert at.get("progress")
-    assert not any(b.key == "play" for b in at.button)
+    assert not at.get("bidi_component")                      # measured, not animated
 
 
 # ---------------------------------------------------------------- sharing and sessions
@@ -408,8 +424,7 @@ def test_url_round_trip():
     at = app(scenario="happy-path", style="orchestration", seed="3", fault="payment:fail:saga=1")
     assert at.session_state.scenario == "happy-path" and at.session_state.style == "orchestration"
     assert at.session_state.seed == 3 and at.session_state.faults == ["payment:fail:saga=1"]
-    assert outcomes(at) if at.table else True
-    click(at, "inject_crash")
+    press(at, "crash")
     assert at.query_params["scenario"] == "happy-path"
     assert at.query_params["style"] == "orchestration" and at.query_params["seed"] == "3"
     assert at.query_params["fault"] == ["payment:fail:saga=1", "payment:crash:recover_after=5"]
@@ -428,11 +443,11 @@ def test_a_bad_link_is_explained_not_fatal():
 def test_two_sessions_do_not_share_faults():
     instructor = app(scenario="happy-path")
     learner = app(scenario="happy-path")
-    click(instructor, "inject_fail")
+    press(instructor, "fail")
     ok(learner.run())
     assert instructor.session_state.faults and learner.session_state.faults == []
-    assert outcomes(learner)["choreography"] == "saga 1 completed"
-    assert outcomes(instructor)["choreography"] == "saga 1 compensated"
+    assert outcomes(learner)["choreography"] == {"1": "completed"}
+    assert outcomes(instructor)["choreography"] == {"1": "compensated"}
     author(learner).text_area(key="w_yaml").input(HAPPY)
     click(learner, "run_edit")
     ok(instructor.run())
@@ -441,12 +456,10 @@ def test_two_sessions_do_not_share_faults():
 
 def test_a_fault_that_strikes_nothing_says_so():
     at = app(scenario="happy-path")
-    end = at.slider(key="w_t").max
-    ok(at.slider(key="w_t").set_value(end).run())   # every step is done: failing payment now changes nothing
-    click(at, "inject_fail")
-    assert "no effect in this run" in texts(at)
-    assert any("nothing it can strike" in t.value for t in at.toast)
-    assert outcomes(at)["choreography"] == "saga 1 completed"
+    paused_at(at, max(r["end"] for r in stage(at)["runs"]))   # every step is done: failing payment changes nothing
+    press(at, "fail")
+    assert stage(at)["panel"]["faults"][0]["note"] == "no effect in this run"
+    assert outcomes(at)["choreography"] == {"1": "completed"}
 
 
 def test_run_file_round_trip_and_mermaid():
@@ -461,11 +474,14 @@ def test_run_file_round_trip_and_mermaid():
 def test_every_library_scenario_opens_and_plays(name):
     at = app(scenario=name)
     assert at.session_state.scenario == name
-    if any(b.key == "step_forward" for b in at.button):       # the player (the load view has none)
-        for _ in range(3):
-            click(at, "step_forward")
-        ok(at.slider(key="w_t").set_value(at.slider(key="w_t").max).run())
-        for which in at.segmented_control(key="w_detail").options:
-            ok(at.segmented_control(key="w_detail").set_value(which).run())
+    if at.get("bidi_component"):                              # the stage (the load view has none)
+        data = stage(at)
+        assert data["runs"] and not data["errors"] and len(json.dumps(data)) < 2_000_000
+        end = max(r["end"] for r in data["runs"])
+        for t in (end / 3, end):
+            paused_at(at, t)
+        shown = at.segmented_control(key="w_chart").options
+        for which in [k for k, label in play.CHART_LABELS.items() if label in shown]:
+            ok(at.segmented_control(key="w_chart").set_value(which).run())
     else:
         assert compare_table(at)["Sagas"]

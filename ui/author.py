@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sim.narrate import mermaid
+
 from . import replay, runs, state
 
 EDITED = "edited scenario"
@@ -126,14 +128,16 @@ def view(scenario, text: str, source: str, shown: list) -> None:
             st.success("Loaded into the editor: check it and press Run.")
         name = getattr(scenario, "name", "scenario")
         st.markdown("**Download the run on screen**")
-        d = st.columns(2)
+        d = st.columns(1 + max(1, len(shown)))
         d[0].download_button("Run as JSON", data=lambda: replay.export(name, text, shown), icon=":material/download:",
                              file_name=f"{name}-run.json", mime="application/json", on_click="ignore",
                              width="stretch", key="download_json", disabled=not shown,
                              help="The runs on screen (contract 4's JSON); Replay loads it back.")
-        d[1].download_button("Mermaid", data=lambda: replay.mermaid(shown), icon=":material/download:",
-                             file_name=f"{name}.mmd", mime="text/plain", on_click="ignore", width="stretch",
-                             key="download_mermaid", disabled=not shown, help="The sequence diagrams as Mermaid text.")
+        for col, s in zip(d[1:], shown):                 # one file per style: each is one renderable diagram
+            col.download_button(f"Mermaid: {s.style}", data=lambda s=s: mermaid(s.run), icon=":material/download:",
+                                file_name=f"{name}.{s.style}.mmd", mime="text/plain", on_click="ignore",
+                                width="stretch", key=f"download_mermaid_{s.style}", disabled=s.run is None,
+                                help=f"The {s.style} sequence diagram as Mermaid text.")
         st.file_uploader("Replay a downloaded run (.json, at most 20 MB)", type=["json"], key="w_run_file",
                          on_change=_load_run, max_upload_size=20)
         if ss().get("_run_file_error"):

@@ -20,13 +20,22 @@ def table_rows(shown: list) -> list:
     done = [s for s in shown if s.run is not None]
     rows = []
     for label, key in ROWS:
-        rows.append({"": label, **{s.style: _fmt(s.run["metrics"].get(key)) for s in done}})
+        rows.append({"": label, **{s.style: _duration(s.run) if key == "duration" else _fmt(s.run["metrics"].get(key))
+                                   for s in done}})
     rows.append({"": "Outcomes", **{s.style: runs.outcome_words(s.run["outcomes"]) for s in done}})
     rows.append({"": "Invariants", **{s.style: invariant_words(s.run["invariants"]) for s in done}})
     rows.append({"": "Where saga state lives", **{s.style: s.run["metrics"].get("saga_state_lives", "")
                                                  for s in done}})
     rows.append({"": "Subscriptions per component", **{s.style: _subscriptions(s.run["metrics"]) for s in done}})
     return rows
+
+
+def _duration(run: dict) -> str:
+    """The run's duration, or why it has none: a saga that never ended has no end to measure to."""
+    unfinished = sum(1 for o in run["outcomes"].values() if o == "in_flight")
+    if not unfinished:
+        return _fmt(run["metrics"].get("duration"))
+    return f"not over: {unfinished} saga{'s' if unfinished > 1 else ''} still in flight"
 
 
 def _fmt(value) -> str:

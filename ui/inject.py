@@ -81,6 +81,8 @@ def from_stage(press, scenario, shown: list) -> None:
             raise sim.SagaInputError(f"the new fault: the time on screen must be a number, got {t!r}")
         if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0.1 <= duration <= 1000:
             raise sim.SagaInputError("the new fault: crash for / slow by / delay by must be from 0.1 to 1000")
+        if kind in ("drop", "duplicate", "delay") and press.get("message") not in message_names(shown, scenario):
+            raise sim.SagaInputError(f"the new fault: {press.get('message')!r} is not a message of this scenario")
         if target == ORCHESTRATOR and kind in ("fail", "compensation_fail"):
             raise sim.SagaInputError("the new fault: the orchestrator can only crash or be slow")
         mapping = fault_mapping(kind, target, float(t), shown, float(duration), press.get("often", "once"),
@@ -105,9 +107,8 @@ def _add_typed(scenario) -> None:
     state = ss()
     spec = (state.get("w_spec") or "").strip()
     problem = runs.check_fault(spec, scenario)
-    if problem:
-        state._inject_error = problem
-    else:
+    state._typed_error = problem
+    if not problem:
         add(sim.parse_fault(spec).to_spec())
         state.w_spec = ""
 
@@ -158,8 +159,9 @@ def typed_fault(scenario, example: str) -> None:
 
 
 def show_error() -> None:
-    if ss().get("_inject_error"):
-        st.error(ss()._inject_error)
+    """Why the typed fault was refused (the stage's panel shows its own buttons' errors)."""
+    if ss().get("_typed_error"):
+        st.error(ss()._typed_error)
 
 
 def effects(shown: list) -> dict:

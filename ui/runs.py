@@ -145,11 +145,14 @@ def event_times(runs) -> list:
     return sorted({e["t"] for r in runs for e in r.get("events") or ()})
 
 
+OUTCOME_WORDS = {"in_flight": "still in flight"}
+
+
 def outcome_words(outcomes: dict) -> str:
-    """{"1": "completed", "2": "compensated"} -> "saga 1 completed, saga 2 compensated"."""
+    """{"1": "completed", "2": "in_flight"} -> "saga 1 completed, saga 2 still in flight"."""
     if len(outcomes) > 6:
         counts = {}
         for o in outcomes.values():
             counts[o] = counts.get(o, 0) + 1
-        return ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
-    return ", ".join(f"saga {s} {o}" for s, o in outcomes.items())
+        return ", ".join(f"{n} {OUTCOME_WORDS.get(o, o)}" for o, n in sorted(counts.items()))
+    return ", ".join(f"saga {s} {OUTCOME_WORDS.get(o, o)}" for s, o in outcomes.items())

@@ -1,4 +1,4 @@
-"""The left column (the scenario library, the style, the seed, sharing) and the scenario's story."""
+"""The lesson picker and the style (top of the page), the sidebar (seed, sharing) and the lesson's story."""
 from __future__ import annotations
 
 import streamlit as st
@@ -27,42 +27,41 @@ def _seed() -> None:
     ss().seed = int(ss().w_seed)
 
 
-def render(entries, broken, scenario) -> None:
+def picker(entries, cols) -> None:
+    """The lesson picker and the style, at the top of the page (the first thing a newcomer reads)."""
+    options = [e.name for e in entries] + ([state.CUSTOM] if ss().custom else [])
+    titles = {e.name: f"Lesson {i} · {e.title}" for i, e in enumerate(entries, 1)}   # curriculum order
+    if entries:
+        titles[entries[0].name] += " (start here)"
+    titles[state.CUSTOM] = "Your edited scenario (from Edit & files)"
+    ss().w_scenario = ss().scenario if ss().scenario in options else (options[0] if options else None)
+    cols[0].selectbox(f"Lesson ({len(entries)} in the library)", options, key="w_scenario",
+                      format_func=lambda n: titles.get(n, n), on_change=_pick, label_visibility="collapsed",
+                      help="Each lesson tells a short story; its story and learning goal show under the stage.")
+    ss().w_style = ss().style
+    cols[1].segmented_control("Style", list(state.STYLES), key="w_style", format_func=state.STYLES.get,
+                              required=True, on_change=_style, width="stretch", label_visibility="collapsed",
+                              help="Choreography: services react to each other's events. Orchestration: "
+                                   "one orchestrator commands each service. Side by side: both on one clock.")
+
+
+def render(broken, scenario) -> None:
+    """The sidebar (folded at first): what a saga is, how to use the page, the seed, sharing."""
     with st.sidebar:
         st.markdown("## :material/sync_alt: Saga simulator")
         st.caption("A saga keeps data consistent across services without a global transaction: each step "
                    "is a local transaction, and a failure is undone by compensations.")
-        options = [e.name for e in entries] + ([state.CUSTOM] if ss().custom else [])
-        titles = {e.name: f"{i}. {e.title}" for i, e in enumerate(entries, 1)}   # curriculum order
-        titles[state.CUSTOM] = "Your edited scenario (from Edit & files)"
-        ss().w_scenario = ss().scenario if ss().scenario in options else (options[0] if options else None)
-        st.radio(f"Scenario library ({len(entries)})", options, key="w_scenario",
-                 format_func=lambda n: titles.get(n, n), on_change=_pick,
-                 help="Each scenario tells a short story; its whole story and learning goal show on the right.")
-        ss().w_style = ss().style
-        st.segmented_control("Style", list(state.STYLES), key="w_style", format_func=state.STYLES.get,
-                             required=True, on_change=_style, width="stretch",
-                             help="Choreography: services react to each other's events. Orchestration: "
-                                  "one orchestrator commands each service. Side by side: both on one clock.")
+        st.caption(HOW_TO)
         default_seed = getattr(scenario, "seed", 1)
         ss().w_seed = ss().seed if ss().seed is not None else default_seed
         st.number_input("Seed", min_value=0, max_value=2**31, step=1, key="w_seed", on_change=_seed,
                         disabled=bool(ss().replay),
                         help="Only matters with timing jitter or faults that strike with a probability."
                              + (" A replayed run keeps the seed it was recorded with." if ss().replay else ""))
-        st.caption(HOW_TO)
-        st.caption(":material/link: **Share:** the address bar holds the scenario, style, seed and faults on "
+        st.caption(":material/link: **Share:** the address bar holds the lesson, style, seed and faults on "
                    "screen, and the moment the clock was paused; copy it to hand out this exact situation.")
         for problem in broken:
             st.warning(f"Not in the library: {problem}")
-
-
-def title(scenario, entries) -> None:
-    """The scenario's title, with its place in the curriculum; lesson 1 says "start here"."""
-    names = [e.name for e in entries]
-    lesson = f"Lesson {names.index(scenario.name) + 1} · " if scenario.name in names else ""
-    start = " :green-badge[:material/flag: start here]" if names[:1] == [scenario.name] else ""
-    st.markdown(f"### {md(lesson + scenario.title)}{start}")
 
 
 def story(scenario) -> None:

@@ -19,16 +19,28 @@ const STATUS = {  // fill, text colour, word
   idle: ["#FFFFFF", "#333333", "idle"], working: ["#56B4E9", "#0B2536", "working"],
   failed: ["#D55E00", "#FFFFFF", "failed"], compensating: ["#E69F00", "#2B1B00", "compensating"],
   crashed: ["#8A8A8A", "#FFFFFF", "crashed"]};
-const GLYPH = {failed: "\u2715", compensating: "\u21B6", crashed: "\u26A1", working: "\u2026", idle: ""};
+const GLYPH = {failed: "\u2715", compensating: "\u21B6", crashed: "\u2716", working: "\u2026", idle: ""};
 const BADGES = {waiting: "waiting", running: "running", completed: "completed", compensated: "compensated",
   stuck: "STUCK", deadlocked: "deadlocked", in_flight: "running"};
 const SPEEDS = [0.25, 0.5, 1, 2, 4];
 const MAX_TOKENS = 80;
 const LOG_LINES = 150;
-const W = 420, H = 300, CX = 210, CY = 152, RX = 165, RY = 108;   // the stage's drawing coordinates
+const W = 420, H = 312, CX = 210, CY = 152, RX = 160, RY = 100;   // the stage's drawing coordinates
 const SEQ_W = 420, SEQ_TOP = 34, SEQ_PX = 30;                     // sequence diagram: px per time unit
 
+// transport icons as SVG paths (a 24x24 box): no font has to carry them
+const ICONS = {
+  play: "M7 4v16l13-8z", pause: "M6 4h4v16H6zM14 4h4v16h-4z", back: "M6 5h2v14H6zM20 5v14L9 12z",
+  next: "M16 5h2v14h-2zM4 5v14l11-7z", again: "M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z",
+  restart: "M5 5h2v14H5zM9 12l10 7V5z"};
+
 // ---------------------------------------------------------------- small helpers
+
+function icon(name, parent) {
+  const svg = el("svg:svg", {viewBox: "0 0 24 24", width: 16, height: 16, class: "icon", "aria-hidden": "true"}, parent);
+  el("svg:path", {d: ICONS[name], fill: "currentColor"}, svg);
+  return svg;
+}
 
 function el(tag, attrs, parent, text) {
   const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
@@ -56,10 +68,11 @@ function lerp(a, b, f) { f = Math.min(Math.max(f, 0), 1); return [a[0] + (b[0] -
 // ---------------------------------------------------------------- one run on the stage
 
 class RunView {
-  constructor(run, column, style) {
+  constructor(run, column, cardColumn, style) {
     this.run = run;
     this.style = style;
     this.col = column;
+    this.cardCol = cardColumn;
     this.build();
   }
 
@@ -111,7 +124,9 @@ class RunView {
     this.tokens = el("svg:g", {class: "tokens"}, svg);
     this.pool = new Map();       // message index -> its token
     this.now = el("div", {class: "now", role: "status"}, col);
-    this.cards = el("div", {class: "cards"}, col);
+    this.cardCol.replaceChildren();
+    el("div", {class: "dhead"}, this.cardCol, run.style === "orchestration" ? "Orchestration" : "Choreography");
+    this.cards = el("div", {class: "cards"}, this.cardCol);
     // work rows by service, for statuses
     this.work = {};
     for (const w of run.work) (this.work[w[0]] ||= []).push(w);
@@ -177,6 +192,12 @@ class RunView {
       }
       if (m[8] === 1) { x += 9; y -= 9; }    // the broker's duplicate copy sits beside the original
       tok.g.setAttribute("transform", `translate(${x.toFixed(1)},${y.toFixed(1)})`);
+      const left = x < CX - 4;                 // the label points away from the centre, off the broker
+      if (left !== tok.left) {
+        tok.left = left;
+        tok.label.setAttribute("x", left ? -12 : 12);
+        tok.label.setAttribute("class", left ? "label left" : "label");
+      }
       tok.trail.setAttribute("d", from ? `M${from[0].toFixed(1)},${from[1].toFixed(1)}L${x.toFixed(1)},${y.toFixed(1)}` : "");
     }
     for (const [i, tok] of this.pool) if (!seen.has(i)) { tok.g.remove(); tok.trail.remove(); this.pool.delete(i); }
@@ -194,9 +215,9 @@ class RunView {
     if (copy === 1) el("svg:rect", {x: -7, y: -7, width: 14, height: 14, transform: "rotate(45)", fill: colour}, g);
     else el("svg:circle", {r: flow === "compensation" ? 9 : 7.5, fill: colour}, g);
     const mark = flow === "compensation" ? "\u21B6 " : flow === "failure" ? "\u2715 " : copy === 1 ? "copy: " : "";
-    el("svg:text", {x: 12, y: 4, class: "label"}, g, mark + name);
-    el("svg:text", {x: 0, y: 0, class: "lostmark"}, g, "");
-    const tok = {g, trail};
+    const label = el("svg:text", {x: 12, y: 4, class: "label"}, g, mark + name);
+    el("svg:text", {x: 0, y: 0, class: "lostmark"}, g, "\u2715");
+    const tok = {g, trail, label, left: false};
     this.pool.set(i, tok);
     return tok;
   }
@@ -423,16 +444,16 @@ class Stage {
     root.setAttribute("data-run", "");
     const bar = el("div", {class: "bar", role: "toolbar", "aria-label": "clock"}, root);
     this.playBtn = el("button", {class: "primary play", type: "button", "aria-label": "Play"}, bar);
-    const step = (label, icon, title, fn) => {
+    const step = (label, glyph, title, fn) => {
       const b = el("button", {type: "button", "aria-label": label, title}, bar);
-      el("span", {class: "icon", "aria-hidden": "true"}, b, icon);
+      icon(glyph, b);
       el("span", {class: "txt"}, b, label);
       b.addEventListener("click", fn);
       return b;
     };
-    step("Back", "\u23EE", "Back to the previous moment something happened", () => this.stepTo(-1));
-    step("Next", "\u23ED", "On to the next moment something happens", () => this.stepTo(+1));
-    step("Restart", "\u21BA", "Back to t = 0 (the injected faults stay)", () => this.seek(0, false, "restart"));
+    step("Back", "back", "Back to the previous moment something happened", () => this.stepTo(-1));
+    step("Next", "next", "On to the next moment something happens", () => this.stepTo(+1));
+    step("Restart", "restart", "Back to t = 0 (the injected faults stay)", () => this.seek(0, false, "restart"));
     this.playBtn.addEventListener("click", () => this.setPlaying(!this.clock.playing));
     const speeds = el("div", {class: "speeds", role: "radiogroup", "aria-label": "Speed"}, bar);
     this.speedBtns = SPEEDS.map((s) => {
@@ -446,10 +467,6 @@ class Stage {
     this.slider.addEventListener("input", () => { this.seek(parseFloat(this.slider.value), true); });
     this.slider.addEventListener("change", () => this.report("scrub"));
     this.timeText = el("span", {class: "time"}, scrub, "t = 0.00");
-    const rv = el("label", {class: "reveal", title: "Show what lies ahead of now (greyed) in the sequence diagram and the log"}, bar);
-    this.revealBox = el("input", {type: "checkbox"}, rv);
-    el("span", {}, rv, "Show the whole run");
-    this.revealBox.addEventListener("change", () => { this.prefs.reveal = this.revealBox.checked; this.dirty = true; this.report("reveal"); });
     this.legend = el("div", {class: "legend"}, root);
     for (const [flow, colour] of Object.entries(FLOW_COLOURS)) {
       const item = el("span", {class: "item"}, this.legend);
@@ -460,9 +477,14 @@ class Stage {
     el("span", {class: "dot diamond", style: `background:${COPY_COLOUR}`}, copy);
     el("span", {}, copy, "duplicate copy");
     el("span", {class: "item"}, this.legend, "\u2715 lost by the broker");
+    const rv = el("label", {class: "reveal", title: "Show what lies ahead of now: greyed in the sequence diagram and the log, and the charts and the comparison below"}, this.legend);
+    this.revealBox = el("input", {type: "checkbox"}, rv);
+    el("span", {}, rv, "Show the whole run");
+    this.revealBox.addEventListener("change", () => { this.prefs.reveal = this.revealBox.checked; this.dirty = true; this.report("reveal"); });
     this.cols = el("div", {class: "cols"}, root);
     this.errors = el("div", {class: "errors"}, root);
     this.panel = el("div", {class: "panel"}, root);
+    this.cardCols = el("div", {class: "cols cardcols"}, root);
     const tabs = el("div", {class: "tabs", role: "tablist"}, root);
     this.tabBtns = {};
     for (const [key, label] of [["sequence", "Sequence diagram"], ["log", "Event log"]]) {
@@ -511,10 +533,13 @@ class Stage {
     const n = Math.max(1, runs.length);
     this.cols.style.setProperty("--n", n);
     this.detailCols.style.setProperty("--n", n);
+    this.cardCols.style.setProperty("--n", n);
     this.cols.replaceChildren();
+    this.cardCols.replaceChildren();
     this.detailCols.replaceChildren();
     const uid = (this.swaps = (this.swaps || 0) + 1);
-    this.views = runs.map((r) => new RunView(r, el("div", {class: "col", "data-style": r.style}, this.cols), r.style));
+    this.views = runs.map((r) => new RunView(r, el("div", {class: "col", "data-style": r.style}, this.cols),
+      el("div", {class: "col", "data-style": r.style}, this.cardCols), r.style));
     this.details = runs.map((r, k) => new DetailView(r, el("div", {class: "col", "data-style": r.style}, this.detailCols),
       r.style, `${uid}-${k}`));
     this.errors.replaceChildren();
@@ -664,7 +689,7 @@ class Stage {
     if (this.playBtn.getAttribute("aria-label") !== label) {
       this.playBtn.setAttribute("aria-label", label);
       this.playBtn.replaceChildren();
-      el("span", {class: "icon", "aria-hidden": "true"}, this.playBtn, playing ? "\u23F8" : again ? "\u21BB" : "\u25B6");
+      icon(playing ? "pause" : again ? "again" : "play", this.playBtn);
       el("span", {class: "txt"}, this.playBtn, label);
     }
     for (const [i, b] of this.speedBtns.entries()) b.setAttribute("aria-checked", String(SPEEDS[i] === this.clock.speed));
