@@ -8,7 +8,7 @@ per event. The browser then only looks things up by time (a binary search per
 frame), so playing costs the server nothing.
 
 Lists are compact rows (positional arrays) because a run of a few hundred sagas
-makes thousands of them; the row layouts are the ``*_FIELDS`` tuples below,
+makes thousands of them; the row layouts are ``FIELDS`` below,
 the contract between this module and the JavaScript.
 """
 from __future__ import annotations
@@ -17,12 +17,14 @@ from sim.narrate import narrate_event, saga_context
 
 from . import trace as tr
 
-MSG_FIELDS = ("id", "name", "src", "dst", "sent", "end", "fate", "flow", "copy", "saga")
-WORK_FIELDS = ("service", "kind", "start", "end", "outcome", "saga")
-SAGA_FIELDS = ("id", "start", "end", "outcome")
-LOG_FIELDS = ("t", "tone", "text", "kind")
-MOMENT_FIELDS = ("t", "first", "count", "telling")
-STATE_FIELDS = ("t", "balances", "stock", "orders")
+FIELDS = {   # the row layout of each list the stage gets (ui/component/stage.js reads them by position)
+    "msgs": ("id", "name", "src", "dst", "sent", "end", "fate", "flow", "copy", "saga"),
+    "work": ("service", "kind", "start", "end", "outcome", "saga"),
+    "sagas": ("id", "start", "end", "outcome"),
+    "log": ("t", "tone", "text", "kind"),
+    "moments": ("t", "first", "count", "telling"),
+    "states": ("t", "balances", "stock", "orders"),
+}
 
 FATES = {"delivered": "d", "dropped": "x", "pending": "p"}
 MAX_LOG = 5000           # events narrated for the stage's log (a bigger run's log stops there, and says so)
