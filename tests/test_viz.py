@@ -399,11 +399,13 @@ def test_a_summary_run_without_events():
 def test_compare_shows_each_runs_metrics():
     runs = [real_run("refund-retried", s) for s in sim.STYLES]
     fig = viz.compare(runs)
-    assert [t.name for t in fig.data] == list(sim.STYLES)
-    for trace, run in zip(fig.data, runs):
-        assert list(trace.x) == ["duration", "messages", "compensations", "retries"]
-        assert list(trace.y) == [run["metrics"][m] for m in trace.x]
-    assert fig.layout.barmode == "group"
+    metrics = ["duration", "messages", "compensations", "retries"]
+    assert [t.meta for t in fig.data] == [m for m in metrics for _ in runs]     # one panel per metric
+    for trace in fig.data:
+        run = runs[list(sim.STYLES).index(trace.name)]
+        assert list(trace.y) == [run["metrics"][trace.meta]]
+    assert len({t.yaxis for t in fig.data}) == len(metrics)    # a duration and a count never share an axis
+    assert [t.name for t in fig.data if t.showlegend] == list(sim.STYLES)
 
 
 def _font_sizes(node):

@@ -2,9 +2,9 @@
 
 Building a plotly figure costs milliseconds (validation), so the app builds each
 figure of a run once, keeps it as plain JSON in ``st.cache_data`` (keyed by the
-run's inputs), already fitted to half the page, and on a clock tick only adds the
-"now" line to a copy of that JSON. The service graph changes with time: a run's
-:class:`viz.Topology` is built once and each snapshot only builds the moving traces.
+run's inputs), already fitted to half the page, and when the stage reports a new
+time only adds the "now" line (and the cover over the future) to a copy of that
+JSON. What moves with the clock is drawn by the stage in the browser, not here.
 
 Nothing here rebuilds a figure that did not change, and a figure that did not
 change reaches the browser as the same JSON, which the browser does not redraw:
@@ -32,12 +32,13 @@ def _light(fig_json: dict) -> go.Figure:
 
 
 def narrow_json(fig_json: dict, height: int | None = None) -> dict:
-    """Fit a figure in half the page (where the app draws them all): the legend under the plot, not beside
-    it. A new dict; ``fig_json`` is left as it was."""
+    """Fit a figure in half the page (where the app draws them all): the legend at the foot of the figure,
+    under the axis numbers and title (not beside the plot, not over the axis). A new dict; ``fig_json`` is left
+    as it was."""
     old = fig_json.get("layout", {})
-    layout = {**old, "legend": {**old.get("legend", {}), "orientation": "h", "y": -0.02, "yanchor": "top", "x": 0,
-                                "font": {"size": 13}},
-              "margin": {"l": 50, "r": 10, "t": 60, "b": 10}}
+    layout = {**old, "legend": {**old.get("legend", {}), "orientation": "h", "x": 0, "xanchor": "left",
+                                "y": 0, "yanchor": "bottom", "yref": "container", "font": {"size": 13}},
+              "margin": {"l": 50, "r": 10, "t": 60, "b": 110}}
     if height:
         layout["height"] = height
     return {**fig_json, "layout": layout}

@@ -1,6 +1,6 @@
 """Aggregate figures: choreography against orchestration, and runs of thousands of sagas.
 
-``compare(runs)`` is a grouped bar chart of the runs' metrics. ``load_figures(run)``
+``compare(runs)`` puts the runs' metrics side by side, one panel (and axis) per metric. ``load_figures(run)``
 draws distributions instead of messages: saga latency (histogram with
 percentiles), outcomes, and messages in flight over time (from the events, or
 from a series in ``metrics`` for a summary run).
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from . import trace as tr
 from .style import (BLUE, DARK, GREY, OUTCOME_COLOURS, PURPLE, SKY, SMALL_FONT, base_layout, fmt,
@@ -27,28 +28,35 @@ def _run_name(run, runs):
     return style if len(same) == 1 else f"{style} (seed {run.get('seed')}, {len(run.get('faults') or [])} faults)"
 
 
+METRIC_TITLES = {"duration": "Duration (time units)", "messages": "Messages delivered",
+                 "compensations": "Compensations", "retries": "Retries", "timeouts": "Timeouts",
+                 "p50": "Latency p50", "p95": "Latency p95", "p99": "Latency p99",
+                 "throughput": "Throughput (sagas per time unit)"}
+
+
 def compare(runs: list, metrics: tuple = COMPARED) -> go.Figure:
-    """Grouped bars: for each metric, one bar per run (colour and hatching per style)."""
+    """One small panel per metric, each on its own axis (a duration and a count never share one), with one
+    bar per run (colour and hatching per style); each bar's trace carries its metric in ``meta``."""
     if not runs:
         return note_figure("Comparison", "No runs to compare.")
-    fig = go.Figure()
-    for i, run in enumerate(runs):
-        values = [(run.get("metrics") or {}).get(m) for m in metrics]
-        colour = STYLE_COLOURS.get(run.get("style"), GREY)
-        fig.add_trace(go.Bar(x=list(metrics), y=values, name=_run_name(run, runs),
-                             text=[fmt(float(v)) if v is not None else "n/a" for v in values],
-                             textposition="outside", textfont={"size": SMALL_FONT},
-                             marker={"color": colour, "pattern": {"shape": PATTERNS[i % len(PATTERNS)]},
-                                     "line": {"color": DARK, "width": 1}}))
-    base_layout(fig, "Choreography and orchestration compared", barmode="group", height=480,
-                yaxis={"title": "value", "rangemode": "tozero"}, bargap=0.25)
-    fig.update_yaxes(range=[0, _top(fig)])
+    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.06,
+                        subplot_titles=[METRIC_TITLES.get(m, m) for m in metrics])
+    for col, metric in enumerate(metrics, 1):
+        values = [(run.get("metrics") or {}).get(metric) for run in runs]
+        top = max((float(v) for v in values if v is not None), default=0.0) * 1.25 or 1.0
+        for i, (run, value) in enumerate(zip(runs, values)):
+            name = _run_name(run, runs)
+            fig.add_trace(go.Bar(x=[name], y=[value], name=name, meta=metric, legendgroup=name, showlegend=col == 1,
+                                 text=[fmt(float(value)) if value is not None else "n/a"], textposition="outside",
+                                 textfont={"size": SMALL_FONT}, cliponaxis=False,
+                                 marker={"color": STYLE_COLOURS.get(run.get("style"), GREY),
+                                         "pattern": {"shape": PATTERNS[i % len(PATTERNS)]},
+                                         "line": {"color": DARK, "width": 1}}), row=1, col=col)
+        fig.update_yaxes(range=[0, top], row=1, col=col)
+    base_layout(fig, "Choreography and orchestration compared", height=420, bargap=0.3)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_annotations(font={"size": SMALL_FONT})
     return fig
-
-
-def _top(fig):
-    ys = [float(y) for trace in fig.data for y in trace.y if y is not None]
-    return max(ys, default=1.0) * 1.18 or 1.0
 
 
 # ---------------------------------------------------------------- load runs

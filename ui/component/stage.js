@@ -108,7 +108,6 @@ class RunView {
     const broker = el("svg:g", {class: "broker"}, svg);
     el("svg:rect", {x: CX - 42, y: CY - 18, width: 84, height: 36, rx: 10}, broker);
     el("svg:text", {x: CX, y: CY + 5}, broker, "broker");
-    this.waiting = el("svg:text", {x: CX, y: CY + 34, class: "waiting"}, svg, "");
     this.nodes = {};
     for (const n of run.nodes) {
       const [x, y] = this.pos[n];
@@ -185,11 +184,13 @@ class RunView {
       }
       let [x, y, leg, from] = this.tokenAt(m, t);
       if (leg === 1) {                       // waiting at the broker: queue up on the receiver's spoke
-        const k = (waiting[m[3]] = (waiting[m[3]] || 0) + 1) - 1;
+        const queue = (waiting[m[3]] ||= []);
+        queue.push(tok);
         const target = this.pos[m[3]] || this.pos.broker;
-        [x, y] = lerp(this.pos.broker, target, Math.min(0.22 + 0.09 * k, 0.62));
+        [x, y] = lerp(this.pos.broker, target, Math.min(0.24 + 0.1 * (queue.length - 1), 0.62));
         from = null;
       }
+      this.labelAs(tok, tok.name);
       if (m[8] === 1) { x += 9; y -= 9; }    // the broker's duplicate copy sits beside the original
       tok.g.setAttribute("transform", `translate(${x.toFixed(1)},${y.toFixed(1)})`);
       const left = x < CX - 4;                 // the label points away from the centre, off the broker
@@ -201,8 +202,14 @@ class RunView {
       tok.trail.setAttribute("d", from ? `M${from[0].toFixed(1)},${from[1].toFixed(1)}L${x.toFixed(1)},${y.toFixed(1)}` : "");
     }
     for (const [i, tok] of this.pool) if (!seen.has(i)) { tok.g.remove(); tok.trail.remove(); this.pool.delete(i); }
-    const queued = Object.entries(waiting).map(([dst, n]) => `${n} waiting for ${dst}`);
-    this.waiting.textContent = queued.join(", ");
+    // a queue at the broker says how long it is once, on its last token, instead of stacking its labels
+    for (const [dst, queue] of Object.entries(waiting)) {
+      queue.forEach((tok, k) => this.labelAs(tok, k < queue.length - 1 ? "" : queue.length > 1 ? `${queue.length} waiting for ${dst}` : tok.name));
+    }
+  }
+
+  labelAs(tok, text) {
+    if (tok.shown !== text) { tok.shown = text; tok.label.textContent = text; }
   }
 
   makeToken(i, m) {
@@ -217,7 +224,7 @@ class RunView {
     const mark = flow === "compensation" ? "\u21B6 " : flow === "failure" ? "\u2715 " : copy === 1 ? "copy: " : "";
     const label = el("svg:text", {x: 12, y: 4, class: "label"}, g, mark + name);
     el("svg:text", {x: 0, y: 0, class: "lostmark"}, g, "\u2715");
-    const tok = {g, trail, label, left: false};
+    const tok = {g, trail, label, left: false, name: mark + name, shown: mark + name};
     this.pool.set(i, tok);
     return tok;
   }
