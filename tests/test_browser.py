@@ -1,19 +1,38 @@
-"""The app in a real browser (headless Debian Chromium driven by playwright).
+"""The stage in a real browser (headless Debian Chromium driven by playwright).
 
-Starts ``streamlit run app.py``, plays the happy path, injects an inventory
-failure while it plays, checks that the page shows the compensation, switches
-styles, and saves screenshots to /tmp/shots/. Skipped, with the reason, where
-Chromium or playwright is missing.
+Starts ``streamlit run app.py`` and drives the stage through its testing hooks
+only (issue 13): ``[data-stage]`` with ``data-t`` (the clock) and ``data-run``
+(the runs drawn), message tokens ``[data-msg]`` / ``[data-flow]``, the buttons'
+accessible names. Plays the happy path and sees the clock move with no rerun of
+the script, injects an inventory failure while it plays and sees new runs swapped
+in and the compensation travel, pauses, opens a link paused at its time, and
+checks that a 1024x768 projector's first screen holds the stage of both styles,
+Play and the instructor's buttons. Screenshots go to /tmp/shots/. Skipped, with
+the reason, where Chromium or playwright is missing. Behaviour only: speed is
+the business of ``bench/stage_bench.py``.
 """
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from ui import serve
 
 SHOTS = "/tmp/shots"
+STYLES = ("choreography", "orchestration")
+INSTRUCTOR = ("Fail its next step", "Fail its compensation", "Crash it for 5", "Slow it by 5", "Drop it",
+              "Duplicate it", "Delay it by 5")
 
 pytestmark = pytest.mark.skipif(serve.missing() is not None, reason=f"no real browser here: {serve.missing()}")
+
+# Reruns of the script (stApp's data-test-script-state turning "running"), counted from now on.
+WATCH_RERUNS = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]'); const w = window.__reruns ="
+                " {n: 0}; new MutationObserver(() => { if (a.getAttribute('data-test-script-state') === 'running')"
+                " w.n++; }).observe(a, {attributes: true, attributeFilter: ['data-test-script-state']}); }")
+# The compensation on the stage: a compensation token in flight, or the refund told in the stage's text.
+COMPENSATION = ("(root) => !!root.querySelector('[data-flow=\"compensation\"]')"
+                " || root.textContent.includes('refunds alice')")
 
 
 @pytest.fixture(scope="module")
@@ -22,49 +41,87 @@ def url():
         yield u
 
 
+def open_stage(page, url: str, query: str):
+    """Open the app at ``query``; the stage's root element once it has drawn runs and the script is idle."""
+    page.goto(f"{url}/?{query}")
+    root = page.locator("[data-stage]")
+    root.wait_for(timeout=60_000)
+    handle = root.element_handle()
+    page.wait_for_function("(r) => r.getAttribute('data-run')", arg=handle, timeout=30_000)
+    serve.wait_idle(page)
+    return handle
+
+
+def clock(handle) -> float:
+    return float(handle.get_attribute("data-t"))
+
+
+def wait_clock(page, handle, at_least: float, timeout: float = 15.0) -> None:
+    page.wait_for_function("([r, t]) => parseFloat(r.getAttribute('data-t')) >= t", arg=[handle, at_least],
+                           polling=50, timeout=timeout * 1000)
+
+
 def test_play_inject_and_see_the_compensation(url):
     with serve.browser(1400, 900) as page:
-        page.goto(f"{url}/?scenario=happy-path")
-        play = page.get_by_role("button", name="Play", exact=True)
-        play.wait_for(timeout=60_000)
-        serve.wait_idle(page)
-        serve.screenshot(page, f"{SHOTS}/browser_first.png")
-        assert page.get_by_role("heading", name="Choreography").is_visible()
-        assert page.get_by_role("heading", name="Orchestration").is_visible()
+        root = open_stage(page, url, "scenario=happy-path&style=both")
+        assert clock(root) == 0
+        for style in STYLES:                               # both styles drawn, each with its services and broker
+            assert page.get_by_role("img", name=re.compile(f"^{style}")).count() == 1
+        assert page.locator("[data-node]").count() >= 6
+        page.get_by_role("radio", name="inventory", exact=True).click()   # the service to fail
+        root.evaluate("(r) => { r.__testMark = 'kept'; }")               # gone if the stage is remounted
 
-        page.get_by_role("radio", name="inventory", exact=True).click()      # the service to fail
-        page.get_by_role("radio", name="inventory", checked=True).wait_for(timeout=10_000)
-        serve.wait_idle(page)
-        play.click()
+        page.get_by_role("button", name="Play", exact=True).click()
         page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=10_000)
-        page.get_by_role("button", name="Fail its next step").click()   # inventory has not started yet
+        wait_clock(page, root, 0.2)
+        serve.wait_idle(page)                              # the Play press's own report to the server
+        page.evaluate(WATCH_RERUNS)
+        start = clock(root)
+        wait_clock(page, root, start + 0.6)                # the clock moves by itself ...
+        assert page.evaluate("() => window.__reruns.n") == 0, "the script reran while playing"   # ... serverless
+        assert page.get_by_role("button", name="Pause", exact=True).count() == 1
+
+        before = root.get_attribute("data-run")
+        page.get_by_role("button", name="Fail its next step").click()   # inventory's step of saga 1 is ahead
+        page.wait_for_function("([r, b]) => r.getAttribute('data-run') !== b", arg=[root, before], timeout=20_000)
         page.get_by_text("Injected faults (1)").wait_for(timeout=15_000)
+        assert root.evaluate("(r) => r.isConnected && r.__testMark === 'kept'"), "the stage was remounted"
+        swapped = clock(root)
+        wait_clock(page, root, swapped + 0.2)              # new runs swapped in: the clock goes on
         serve.screenshot(page, f"{SHOTS}/browser_injected.png")
-        assert "fault=inventory" in page.url                            # the link carries the fault
+        page.wait_for_function(COMPENSATION, arg=root, polling=50, timeout=20_000)
+        serve.screenshot(page, f"{SHOTS}/browser_compensation.png")
 
-        # the clock runs to the end by itself; then both styles show the compensation
-        page.get_by_role("button", name="Play again", exact=True).wait_for(timeout=60_000)
-        serve.wait_idle(page)
-        body = page.inner_text("body")
-        assert body.count("saga 1 compensated") >= 2
-        assert "refunds alice 30" in body
-        serve.screenshot(page, f"{SHOTS}/browser_compensated.png", full=True)
-
-        page.get_by_role("radio", name="Orchestration", exact=True).click()
-        page.wait_for_function("() => location.search.includes('style=orchestration')", timeout=15_000)
-        serve.wait_idle(page)
-        assert page.get_by_role("heading", name="Choreography").count() == 0
-        page.get_by_role("radio", name="Side by side", exact=True).click()
-        serve.wait_idle(page)
-        page.get_by_text("How the two styles compare").wait_for(timeout=15_000)
-        serve.screenshot(page, f"{SHOTS}/browser_side_by_side.png", full=True)
+        page.get_by_role("button", name="Pause", exact=True).click()
+        page.get_by_role("button", name=re.compile("^Play( again)?$")).wait_for(timeout=10_000)
+        paused = clock(root)
+        page.wait_for_timeout(400)
+        assert clock(root) == paused, "the clock moved after Pause"
 
 
-def test_a_link_opens_the_same_situation(url):
-    with serve.browser(1920, 1080) as page:
-        page.goto(f"{url}/?scenario=out-of-stock&style=both&fault=payment:fail:saga%3D1")
-        page.get_by_text("Injected faults (1)").wait_for(timeout=60_000)
-        # the fault from the link is listed, described in words (rendered by the playing fragment)
-        page.get_by_text("payment fails its step of saga 1").first.wait_for(timeout=30_000)
-        serve.wait_idle(page)
-        serve.screenshot(page, f"{SHOTS}/browser_link_1920.png")
+def test_a_link_opens_paused_at_its_time(url):
+    with serve.browser(1400, 900) as page:
+        root = open_stage(page, url, "scenario=out-of-stock&style=both&t=2.5")
+        page.wait_for_function("(r) => Math.abs(parseFloat(r.getAttribute('data-t')) - 2.5) < 0.01", arg=root,
+                               timeout=15_000)
+        assert page.get_by_role("button", name="Play", exact=True).count() == 1
+        assert page.get_by_role("button", name="Pause", exact=True).count() == 0
+        page.wait_for_timeout(400)
+        assert abs(clock(root) - 2.5) < 0.01, "a shared moment must open paused"
+
+
+def test_the_first_screen_of_a_projector_holds_the_stage_and_the_buttons(url):
+    width, height = 1024, 768
+    with serve.browser(width, height) as page:
+        open_stage(page, url, "scenario=out-of-stock&style=both")
+        serve.screenshot(page, f"{SHOTS}/browser_1024x768.png")
+        things = [(f"the {style} stage", page.get_by_role("img", name=re.compile(f"^{style}"))) for style in STYLES]
+        things.append(("Play", page.get_by_role("button", name="Play", exact=True)))
+        things += [(name, page.get_by_role("button", name=name, exact=True)) for name in INSTRUCTOR]
+        outside = []
+        for name, locator in things:
+            box = locator.bounding_box(timeout=5_000) if locator.count() == 1 else None
+            if not box or box["width"] <= 0 or box["x"] < 0 or box["y"] < 0 \
+                    or box["x"] + box["width"] > width + 0.5 or box["y"] + box["height"] > height + 0.5:
+                outside.append(f"{name} at {box and {k: round(v) for k, v in box.items()}}")
+        assert not outside, f"not on the first screen at {width}x{height}: " + "; ".join(outside)
