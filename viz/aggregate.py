@@ -28,10 +28,10 @@ def _run_name(run, runs):
     return style if len(same) == 1 else f"{style} (seed {run.get('seed')}, {len(run.get('faults') or [])} faults)"
 
 
-METRIC_TITLES = {"duration": "Duration (time units)", "messages": "Messages delivered",
-                 "compensations": "Compensations", "retries": "Retries", "timeouts": "Timeouts",
-                 "p50": "Latency p50", "p95": "Latency p95", "p99": "Latency p99",
-                 "throughput": "Throughput (sagas per time unit)"}
+METRIC_TITLES = {"duration": "Duration<br>(time units)", "messages": "Messages<br>delivered",
+                 "compensations": "Compen-<br>sations", "retries": "Retries", "timeouts": "Timeouts",
+                 "p50": "Latency<br>p50", "p95": "Latency<br>p95", "p99": "Latency<br>p99",
+                 "throughput": "Throughput<br>(sagas/time)"}
 
 
 def compare(runs: list, metrics: tuple = COMPARED) -> go.Figure:
@@ -39,7 +39,7 @@ def compare(runs: list, metrics: tuple = COMPARED) -> go.Figure:
     bar per run (colour and hatching per style); each bar's trace carries its metric in ``meta``."""
     if not runs:
         return note_figure("Comparison", "No runs to compare.")
-    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.06,
+    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.1,
                         subplot_titles=[METRIC_TITLES.get(m, m) for m in metrics])
     for col, metric in enumerate(metrics, 1):
         values = [(run.get("metrics") or {}).get(metric) for run in runs]
@@ -53,7 +53,8 @@ def compare(runs: list, metrics: tuple = COMPARED) -> go.Figure:
                                          "pattern": {"shape": PATTERNS[i % len(PATTERNS)]},
                                          "line": {"color": DARK, "width": 1}}), row=1, col=col)
         fig.update_yaxes(range=[0, top], row=1, col=col)
-    base_layout(fig, "Choreography and orchestration compared", height=420, bargap=0.3)
+    base_layout(fig, "Choreography and orchestration compared", height=440, bargap=0.3, margin={"t": 110},
+                legend={"orientation": "h", "x": 0, "y": 0, "yref": "container", "yanchor": "bottom"})
     fig.update_xaxes(showticklabels=False)
     fig.update_annotations(font={"size": SMALL_FONT})
     return fig

@@ -74,7 +74,7 @@ def now_marks(t: float, axis: str = "x") -> tuple:
     label = {"text": f"now t={t:g}", "showarrow": False, "font": {"size": SMALL_FONT}}
     if axis == "x":
         shape.update(x0=t, x1=t, y0=0, y1=1, yref="paper")
-        label.update(x=t, y=1.0, yref="paper", yanchor="bottom")
+        label.update(x=t, y=1.0, yref="paper", yanchor="bottom", xanchor="right")   # never cut at the right edge
     else:
         shape.update(y0=t, y1=t, x0=0, x1=1, xref="paper")
         label.update(y=t, x=1.0, xref="paper", xanchor="right", yanchor="bottom")

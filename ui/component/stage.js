@@ -15,6 +15,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const FLOW_COLOURS = {forward: "#0072B2", reply: "#009E73", failure: "#D55E00", compensation: "#E69F00"};
 const FLOW_WORDS = {forward: "request / event", reply: "reply", failure: "failure", compensation: "compensation"};
 const COPY_COLOUR = "#CC79A7";
+const WORK_FILLS = {"s:succeeded": "#0072B2", "s:failed": "#D55E00", "s:open": "#56B4E9", "s:lost": "#B8B8B8",
+  "c:succeeded": "#E69F00", "c:failed": "#8C3A00", "c:open": "#F5CC7A", "c:lost": "#E8D9B5", down: "#8A8A8A"};
 const STATUS = {  // fill, text colour, word
   idle: ["#FFFFFF", "#333333", "idle"], working: ["#56B4E9", "#0B2536", "working"],
   failed: ["#D55E00", "#FFFFFF", "failed"], compensating: ["#E69F00", "#2B1B00", "compensating"],
@@ -26,7 +28,7 @@ const SPEEDS = [0.25, 0.5, 1, 2, 4];
 const MAX_TOKENS = 80;
 const LOG_LINES = 150;
 const W = 420, H = 312, CX = 210, CY = 152, RX = 160, RY = 100;   // the stage's drawing coordinates
-const SEQ_W = 420, SEQ_TOP = 34, SEQ_PX = 30;                     // sequence diagram: px per time unit
+const SEQ_W = 420, SEQ_TOP = 34, SEQ_PX = 40;                     // sequence diagram: px per time unit
 
 // transport icons as SVG paths (a 24x24 box): no font has to carry them
 const ICONS = {
@@ -356,9 +358,10 @@ class DetailView {
     for (const [service, kind, start, end, outcome] of run.work) {
       if (!(service in x)) continue;
       const stop = end === null ? run.end : end;
-      const cls = kind === "d" ? "wbar down" : kind === "c" ? `wbar comp ${outcome}` : `wbar step ${outcome}`;
+      // colours as attributes: what a <use> draws is not reached by selectors through its ancestors
+      const fill = WORK_FILLS[kind === "d" ? "down" : `${kind}:${outcome}`] || WORK_FILLS[`${kind}:succeeded`];
       el("svg:rect", {x: x[service] - 5, y: this.y(start), width: 10, height: Math.max(2, (stop - start) * SEQ_PX),
-        class: cls}, content);
+        fill, "fill-opacity": kind === "d" ? 0.55 : 1}, content);
       if (outcome === "failed") el("svg:text", {x: x[service] + 9, y: this.y(stop) + 4, class: "failmark"}, content, "\u2715");
       if (kind === "d") el("svg:text", {x: x[service] + 9, y: this.y(start) + 12, class: "downmark"}, content, "crashed");
     }
@@ -704,6 +707,7 @@ class Stage {
 
   syncTabs() {
     for (const [key, b] of Object.entries(this.tabBtns)) b.setAttribute("aria-selected", String(key === this.prefs.tab));
+    this.followedT = null;
     this.detailCols.setAttribute("data-tab", this.prefs.tab);
   }
 
@@ -734,9 +738,12 @@ class Stage {
     this.dirty = false;
     const t = c.t;
     for (const v of this.views) v.draw(t);
-    const follow = this.prefs.tab === "sequence";
+    const sequence = this.prefs.tab === "sequence";
+    // the diagram scrolls to "now" when the clock moves (not while a learner scrolls a paused diagram)
+    const follow = sequence && t !== this.followedT;
+    if (sequence) this.followedT = t;
     for (const d of this.details) {
-      if (follow) d.drawSequence(t, this.prefs.reveal, c.playing);
+      if (sequence) d.drawSequence(t, this.prefs.reveal, follow);
       else d.drawLog(t, this.prefs.reveal);
     }
     this.slider.value = String(t);
