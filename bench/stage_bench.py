@@ -72,10 +72,16 @@ WARMUP = 2
 
 # ---------------------------------------------------------------- in-page JavaScript
 
+# Services whose circle is painted dark: undrawn (no fill: SVG's default black), or fading in from it. No
+# service state is drawn darker than grey, so any channel below 80 in every colour is a frame that is wrong.
+DARK = """(r) => { let n = 0; for (const c of r.querySelectorAll('[data-node] circle')) {
+    const m = getComputedStyle(c).fill.match(/[0-9.]+/g); if (m && m.slice(0, 3).every((v) => +v < 80)) n++; }
+  return n; }"""
+
 # The per-frame sampler, installed on the stage's root element (an element handle, so it reaches into the
 # component's shadow root). It keeps every frame's data-t, counts frames where the marked root is gone or the
 # stage is blank, every token's distinct transforms, and the reruns of the script while it runs.
-SAMPLER = """(root) => {
+SAMPLER = """(root) => { const dark = """ + DARK + """;
   const shadow = root.getRootNode();
   const app = document.querySelector('[data-testid="stApp"]');
   const mark = 'bench-' + Math.random();
@@ -104,7 +110,7 @@ SAMPLER = """(root) => {
       const broker = svg.querySelector('.broker') || [...svg.querySelectorAll('text')].some((x) => x.textContent === 'broker');
       if (count >= 2 && broker && box.width > 0 && box.height > 0) ok++;
     }
-    if (ok < 2) { S.blank++; if (S.blankSeen.length < 5) S.blankSeen.push([r.getAttribute('data-t'), svgs.size, ok]); }
+    if (ok < 2 || dark(r)) { S.blank++; if (S.blankSeen.length < 5) S.blankSeen.push([r.getAttribute('data-t'), svgs.size, ok]); }
     for (const g of r.querySelectorAll('[data-msg]')) {
       const key = (g.getAttribute('data-style') || '?') + ':' + g.getAttribute('data-msg');
       const pos = g.getAttribute('transform') || '';
@@ -120,8 +126,10 @@ SAMPLED = """() => { const S = window.__stageBench; S.stop = true;
           reruns: S.reruns, rerunAt: S.rerunAt}; }"""
 
 # Clicks on the stage's buttons and each change of data-run, timed in the page.
-INJECT_WATCH = """(root) => {
-  const B = window.__inj = {clicks: [], runs: []};
+INJECT_WATCH = """(root) => { const dark = """ + DARK + """;
+  const B = window.__inj = {clicks: [], runs: [], dark: 0, frames: 0};
+  const step = () => { requestAnimationFrame(step); B.frames++; if (dark(root)) B.dark++; };
+  requestAnimationFrame(step);
   root.getRootNode().addEventListener('click', (e) => {
     const b = e.target.closest && e.target.closest('button');
     if (b && b.textContent.trim() === 'Fail its next step') B.clicks.push(performance.now());
@@ -309,13 +317,13 @@ def trivial(browser, repeat: int) -> list:
     return out[WARMUP:]
 
 
-def injection(browser, url: str, scenario: str, repeat: int) -> dict:
+def injection(browser, url: str, scenario: str, repeat: int, style: str = "both") -> dict:
     """Click "Fail its next step" (inventory) while playing; ms until the first frame drawn from the new runs."""
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.add_init_script(WS_LOG)
     out, arrived, times, late = [], [], [], 0
     try:
-        open_stage(page, url, f"scenario={scenario}&style=both")
+        open_stage(page, url, f"scenario={scenario}&style={style}")
         page.get_by_role("radio", name="inventory", exact=True).click()
         stage(page).element_handle().evaluate(INJECT_WATCH)
         fail = page.get_by_role("button", name="Fail its next step", exact=True)
@@ -340,8 +348,8 @@ def injection(browser, url: str, scenario: str, repeat: int) -> dict:
             out.append(drawn - click)
             arrived.append(biggest - click)
             page.get_by_text("Injected faults (1)").wait_for(timeout=15_000)
-            if page.get_by_role("button", name="Pause", exact=True).count() == 0:
-                late += 1                                  # the clock had stopped (the end, or the injection)
+            if page.get_by_role("button", name="Play", exact=True).count():
+                late += 1                                  # stopped before the end: not by the clock
             serve.wait_idle(page)
             injected = stage(page).get_attribute("data-run")
             reset.click()
@@ -350,9 +358,10 @@ def injection(browser, url: str, scenario: str, repeat: int) -> dict:
                 "(r) => window.__inj.runs.length && window.__inj.runs.at(-1)[1] !== r", arg=injected,
                 timeout=15_000)
             serve.wait_idle(page)
+        dark = page.evaluate("() => [window.__inj.dark, window.__inj.frames]")
     finally:
         page.close()
-    return {"ms": out[WARMUP:], "arrived": arrived[WARMUP:], "stopped": late}
+    return {"ms": out[WARMUP:], "arrived": arrived[WARMUP:], "stopped": late, "dark": dark}
 
 
 # ---------------------------------------------------------------- 3. the server while pages play
@@ -499,7 +508,7 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
          fps >= 50),
         ("frames where the stage element was replaced/removed", f"{pb['removed']} of {len(pb['frames'])}", "0",
          pb["removed"] == 0),
-        ("blank frames (a stage without its services and broker)", f"{pb['blank']} of {len(pb['frames'])}", "0",
+        ("blank frames (a stage without its services and broker, or a dark service)", f"{pb['blank']} of {len(pb['frames'])}", "0",
          pb["blank"] == 0),
     ]
     for style, f in flights.items():
@@ -516,6 +525,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
         ("  of which until the largest message (the new data) arrived", f"{statistics.median(inj['arrived']):.0f}",
          "", None),
         ("ratio injection / trivial", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
+        (f"frames with a dark (undrawn) service, {2 * (len(inj['ms']) + WARMUP)} swaps (injections, resets)",
+         f"{inj['dark'][0]} of {inj['dark'][1]}", "0", inj["dark"][0] == 0),
         (f"reruns while playing {args.scenario} at 1x (after the Play press's own)",
          f"{len(during)} (all: {pb['reruns']})", "0", not during),
         (f"reruns while {args.pages} pages play {args.long} for 10 s", str(sum(cost["reruns"])), "0",
@@ -541,7 +552,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
         if not inside:
             print(f"  {name}: {'missing' if not box else 'x=%.0f y=%.0f w=%.0f h=%.0f' % tuple(box[k] for k in ('x', 'y', 'width', 'height'))}")
     if inj["stopped"]:
-        print(f"{inj['stopped']} of {len(inj['ms']) + WARMUP} injections found the clock stopped afterwards")
+        print(f"{inj['stopped']} of {len(inj['ms']) + WARMUP} injections left the clock stopped before the end "
+              "(Play, not Pause or Play again)")
 
 
 def boxes(screen: dict) -> list:
