@@ -7,7 +7,7 @@ live in ``ui/``; the model in ``sim/``; the figures in ``viz/``.
 """
 import streamlit as st
 
-from ui import author, loadview, play, runs, sidebar, state
+from ui import author, loadview, play, room, runs, sidebar, state
 from ui.safe import guard
 
 # the sidebar starts folded: on a 1024x768 projector the stage of both styles needs the whole width
@@ -22,6 +22,8 @@ VIEWS = {"play": ":material/play_circle: Play", "author": ":material/edit_docume
 
 entries, broken = runs.library()
 state.init(entries)
+room.init()                     # a classroom link: create a room, drive it, or follow it
+room.follow_before_page()
 for notice in st.session_state.notices:
     st.warning(notice)
 st.session_state.notices = []
@@ -53,3 +55,4 @@ else:
             loadview.view(scenario, text, source)
         else:
             play.view(scenario, text, source, story=lambda: sidebar.story(scenario))
+room.push_after_page()          # the instructor's page: what changed goes to the room

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import compare, figures, inject, runs, stage, state
+from . import compare, figures, inject, room, runs, stage, state
 from .safe import md
 
 CHART_LABELS = {"timeline": "Timeline", "saga_log": "Saga log", "state": "Balances and stock over time",
@@ -39,20 +39,22 @@ def view(scenario, text: str, source: str, story=None) -> None:
     """The stage, then (``story``) the scenario's story, then the charts and the comparison."""
     replay = ss().replay
     shown = shown_runs(text, source)
-    if not replay and ss().get("_stage_inject") is not None:
+    if not replay and not room.is_learner() and ss().get("_stage_inject") is not None:
         stage.take_injection(scenario, shown)          # an instructor's press, at the time that was on screen
         shown = shown_runs(text, source)
+    room.bar(shown, scenario)
+    learner = room.is_learner()
     if replay:
         st.info(f"Replaying **{md(replay['file'])}** (scenario {md(replay['name'])}): a recorded run, so the "
                 "instructor's panel is off. Pick a scenario on the left to play live again.",
                 icon=":material/history:")
-    stage.mount(shown, None if replay else inject.panel_data(scenario, shown))
+    stage.mount(shown, None if replay or learner else inject.panel_data(scenario, shown))
     injected = ss().pop("_injected", None)
     if injected:
         st.toast(f"Injected at t = {ss().t:.2f}: {runs.describe(injected)}", icon=":material/bolt:")
     if story:
         story()
-    if not replay:
+    if not replay and not learner:
         with st.expander("Type any fault (the command-line form)", icon=":material/keyboard:"):
             inject.typed_fault(scenario, "payment:fail:saga=2")
             inject.show_error()
@@ -69,7 +71,7 @@ def view(scenario, text: str, source: str, story=None) -> None:
                            "finish first.")
             else:
                 compare.section(good)
-    state.sync_url()
+    state.sync_url(room.link_params())
 
 
 def _deadlock_time(run: dict):

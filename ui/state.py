@@ -192,9 +192,10 @@ def url_params() -> dict:
     return params
 
 
-def sync_url() -> None:
-    """Write the situation to the address bar (only when it changed, so the URL does not flicker)."""
-    wanted = url_params()
+def sync_url(extra: dict | None = None) -> None:
+    """Write the situation (and ``extra``: a classroom room's part) to the address bar, only when it changed,
+    so the URL does not flicker."""
+    wanted = {**(extra or {}), **url_params()}
     current = {k: (st.query_params.get_all(k) if k == "fault" else st.query_params.get(k))
                for k in st.query_params}
     if current != wanted:

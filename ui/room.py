@@ -1,0 +1,349 @@
+"""A classroom room on the page: the instructor drives, the learners follow and answer.
+
+- ``?room=new`` creates a room showing the situation on screen and turns the
+  address into the instructor's link ``?room=CODE&key=SECRET``; the page shows the
+  learners' link ``?room=CODE`` as text and as a QR code.
+- The instructor's page writes the room (``classroom.RoomStore.drive``) whenever
+  its situation changes (scenario, style, seed, faults) or its stage reports the
+  clock (play, pause, scrub, speed): only that page has the key.
+- A learner's page polls the room's version (one indexed read) in a small
+  fragment; when it moved, the whole page reruns and takes the room's situation
+  and clock, which the stage receives as a clock command (it plays on from the
+  room's time, computed from the command's age). A learner can detach to explore
+  alone and rejoin with one click.
+- Predict, then watch: the instructor pauses, picks a question generated from the
+  run ahead (``classroom.questions``: the right answer is the simulation's), asks
+  it; learners answer on their devices; the instructor sees the counts (never
+  names), then reveals the answer on every screen and plays on.
+
+Rooms live in SQLite (``classroom.rooms``): a server restart loses nothing.
+"""
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+import classroom
+from classroom.qr import qr_svg
+
+from . import state
+from .safe import md
+
+POLL = 0.7                 # seconds between a following learner's looks at the room
+INSTRUCTOR_POLL = 2.0      # the instructor's count of followers and answers
+
+
+def ss():
+    return st.session_state
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> classroom.RoomStore:
+    """One store per server process (its connections are per thread)."""
+    return classroom.RoomStore()
+
+
+def room() -> dict | None:
+    """This session's room: {"code", "role": "instructor" | "learner", ...}, or None."""
+    return ss().get("room")
+
+
+def is_learner() -> bool:
+    mine = room()
+    return bool(mine) and mine["role"] == "learner"
+
+
+def init() -> None:
+    """Once per session, from the link: create a room, or join one as its instructor or as a learner."""
+    if ss().get("_room_read"):
+        return
+    ss()._room_read = True
+    wanted = st.query_params.get("room")
+    if not wanted:
+        return
+    try:
+        if wanted == "new":
+            code, key = store().create(situation())
+            ss().room = {"code": code, "key": key, "role": "instructor", "pushed": None}
+            return
+        code = classroom.rooms.normalize_code(wanted)
+        found = store().get(code)
+        if found is None:
+            ss().notices.append(f"There is no room {wanted!r} (a room lasts a day); showing the lesson on its own.")
+            return
+        key = st.query_params.get("key")
+        if key:
+            store().tally(code, key, "key-check")      # only the instructor's key passes (a read, no change)
+            ss().room = {"code": code, "key": key, "role": "instructor", "pushed": None}
+            take(found, force=True)
+        else:
+            ss().room = {"code": code, "role": "learner", "learner": uuid.uuid4().hex, "following": True,
+                         "version": None, "clock": None}
+            take(found, force=True)
+    except classroom.RoomError as e:
+        ss().notices.append(f"The room link could not be used: {e}")
+
+
+def situation() -> dict:
+    state_ = ss()
+    return {"scenario": state_.scenario, "style": state_.style, "seed": state_.seed, "faults": list(state_.faults)}
+
+
+def clock() -> dict:
+    return {"t": round(float(ss().t), 3), "playing": bool(ss().playing), "speed": float(ss().speed)}
+
+
+# ---------------------------------------------------------------- learners follow
+
+
+def take(found: classroom.Room, force: bool = False) -> None:
+    """Show what the room shows: its situation, and its clock as a command the stage takes."""
+    mine = room()
+    sit = found.situation
+    state_ = ss()
+    if sit.get("scenario") and sit["scenario"] != state_.scenario:
+        state_.scenario = sit["scenario"]
+        state_.custom = None
+    for key in ("style", "seed"):
+        if key in sit:
+            state_[key] = sit[key]
+    state_.faults = [str(f) for f in sit.get("faults") or []]
+    state_.replay = None
+    if mine is None or mine.get("role") != "learner":
+        return
+    if force or found.clock.get("id") != mine.get("clock"):
+        mine["clock"] = found.clock.get("id")
+        state_.t = found.clock_at()
+        state_.playing = bool(found.clock.get("playing"))
+        state_.speed = float(found.clock.get("speed", 1.0))
+        state_.clock_id = state_.get("clock_id", 0) + 1
+    mine["version"] = found.version
+
+
+def follow_before_page() -> None:
+    """A following learner takes the room's latest state before the page is drawn."""
+    mine = room()
+    if not mine or mine["role"] != "learner" or not mine.get("following"):
+        return
+    found = store().get(mine["code"])
+    if found is not None and found.version != mine.get("version"):
+        take(found)
+
+
+@st.fragment(run_every=POLL)
+def _watch() -> None:
+    """The learner's poll: a heartbeat and one read; the whole page reruns only when the room moved."""
+    mine = room()
+    if not mine or not mine.get("following"):
+        return
+    try:
+        store().follow(mine["code"], mine["learner"])
+        version = store().version(mine["code"])
+    except classroom.RoomError:
+        return
+    if version is not None and version != mine.get("version"):
+        st.rerun(scope="app")
+
+
+def _detach() -> None:
+    room()["following"] = False
+
+
+def _rejoin() -> None:
+    mine = room()
+    mine["following"] = True
+    mine["version"] = None
+    mine["clock"] = None
+
+
+# ---------------------------------------------------------------- the instructor drives
+
+
+def push_after_page() -> None:
+    """The instructor's page writes what changed on it to the room (situation, clock)."""
+    mine = room()
+    if not mine or mine["role"] != "instructor":
+        return
+    now = {"situation": situation(), "clock": clock()}
+    before = mine.get("pushed") or {}
+    changes = {k: v for k, v in now.items() if before.get(k) != v}
+    if not changes:
+        return
+    if ss().scenario == state.CUSTOM:
+        changes.pop("situation", None)            # an edited scenario cannot travel: learners keep the last one
+    try:
+        store().drive(mine["code"], mine["key"], **changes)
+        mine["pushed"] = now
+    except classroom.RoomError as e:
+        st.warning(f"The room could not be updated: {e}")
+
+
+def _ask(question: dict) -> None:
+    mine = room()
+    try:
+        store().drive(mine["code"], mine["key"], question=question)
+        mine["asked"] = question
+    except classroom.RoomError as e:
+        mine["error"] = str(e)
+
+
+def _reveal() -> None:
+    mine = room()
+    try:
+        store().drive(mine["code"], mine["key"], reveal=True)
+    except classroom.RoomError as e:
+        mine["error"] = str(e)
+
+
+def _clear() -> None:
+    mine = room()
+    try:
+        store().drive(mine["code"], mine["key"], question=False)
+        mine["asked"] = None
+    except classroom.RoomError as e:
+        mine["error"] = str(e)
+
+
+def learners_link(code: str) -> str:
+    base = str(getattr(st.context, "url", "") or "").split("?")[0] or "http://localhost:8501/"
+    return f"{base}?room={code}"
+
+
+# ---------------------------------------------------------------- on the page
+
+
+def bar(shown: list, scenario) -> None:
+    """The room's strip above the stage: for the instructor the link, the followers, the question; for a
+    learner whether it follows, and the question to answer."""
+    mine = room()
+    if not mine:
+        return
+    if mine["role"] == "instructor":
+        _instructor_bar(mine, shown, scenario)
+    else:
+        _learner_bar(mine)
+
+
+def _instructor_bar(mine: dict, shown: list, scenario) -> None:
+    link = learners_link(mine["code"])
+    with st.container(border=True):
+        cols = st.columns([3.2, 1.3, 1.3], vertical_alignment="center")
+        cols[0].markdown(f":material/groups: **Room {mine['code']}** · learners open `{md(link)}`")
+        with cols[1].popover("QR code", icon=":material/qr_code_2:", width="stretch"):
+            st.image(qr_svg(link), width=280)
+            st.caption(f"{link} · your own link (keep it: it drives the room) is in the address bar.")
+        with cols[2]:
+            _instructor_live(mine)
+        if ss().scenario == state.CUSTOM:
+            st.caption(":material/info: An edited scenario cannot travel to the learners: they keep the last "
+                       "library lesson you showed.")
+        _question_panel(mine, shown, scenario)
+
+
+@st.fragment(run_every=INSTRUCTOR_POLL)
+def _instructor_live(mine: dict) -> None:
+    try:
+        n = store().followers(mine["code"])
+    except classroom.RoomError:
+        n = 0
+    st.markdown(f":material/visibility: **{n}** following")
+
+
+def _question_panel(mine: dict, shown: list, scenario) -> None:
+    good = [s.run for s in shown if s.run is not None]
+    found = store().get(mine["code"])
+    current = found.question if found else None
+    if mine.get("error"):
+        st.error(mine.pop("error"))
+    if current:
+        _tally(mine, current, found.revealed)
+        return
+    asked = classroom.questions(good, float(ss().t), scenario) if good else []
+    if not asked:
+        st.caption("No question to ask from here: what lies ahead is settled (move the clock back to ask one).")
+        return
+    texts = {q["id"]: q["text"] for q in asked}
+    cols = st.columns([5, 1.2], vertical_alignment="bottom")
+    pick = cols[0].selectbox("Ask the class what happens next (pause first)", list(texts), format_func=texts.get,
+                             key="w_question")
+    chosen = next(q for q in asked if q["id"] == pick)
+    cols[1].button("Ask", icon=":material/help:", on_click=_ask, args=(chosen,), width="stretch", type="primary")
+
+
+@st.fragment(run_every=INSTRUCTOR_POLL)
+def _tally(mine: dict, question: dict, revealed: bool) -> None:
+    try:
+        counts = store().tally(mine["code"], mine["key"], question["id"])
+    except classroom.RoomError as e:
+        st.error(str(e))
+        return
+    total = sum(counts.values())
+    st.markdown(f"**Asked:** {md(question['text'])} · {total} answer{'s' if total != 1 else ''}")
+    st.bar_chart({"answers": {c: counts.get(c, 0) for c in question["choices"]}}, horizontal=True, height=160,
+                 x_label="learners", y_label="")
+    cols = st.columns(2)
+    if revealed:
+        st.success(f"Answer: {md(question['answer'])}. {md(question.get('explain', ''))}")
+    else:
+        cols[0].button("Reveal the answer", icon=":material/visibility:", on_click=_reveal, width="stretch",
+                       key="reveal_answer")
+    cols[1].button("Done: next question", icon=":material/close:", on_click=_clear, width="stretch",
+                   key="clear_question")
+
+
+def _answer(code: str, question: dict, learner: str) -> None:
+    choice = ss().get(f"w_answer_{question['id']}")
+    if choice is None:
+        return
+    try:
+        store().answer(code, question["id"], learner, choice)
+    except classroom.RoomError as e:
+        room()["error"] = str(e)
+
+
+def _learner_bar(mine: dict) -> None:
+    _watch()
+    found = store().get(mine["code"])
+    with st.container(border=True):
+        cols = st.columns([4, 1.4], vertical_alignment="center")
+        if mine.get("following"):
+            cols[0].markdown(f":material/groups: **Room {mine['code']}** · you follow the instructor's screen")
+            cols[1].button("Explore alone", icon=":material/logout:", on_click=_detach, width="stretch",
+                           key="detach")
+        else:
+            cols[0].markdown(f":material/explore: **Room {mine['code']}** · exploring on your own")
+            cols[1].button("Follow again", icon=":material/login:", on_click=_rejoin, width="stretch",
+                           type="primary", key="rejoin")
+        question = found.learner_question if found else None
+        if not question:
+            return
+        if mine.get("error"):
+            st.error(mine.pop("error"))
+        mine_now = store().my_answer(mine["code"], question["id"], mine["learner"])
+        st.markdown(f"**:material/help: {md(question['text'])}**")
+        if found.revealed:
+            right = mine_now == question["answer"]
+            verdict = (" You said so too." if right else f" You said {md(mine_now)}.") if mine_now else ""
+            (st.success if right else st.info)(f"Answer: {md(question['answer'])}. "
+                                               f"{md(question.get('explain', ''))}{verdict}")
+            return
+        key = f"w_answer_{question['id']}"
+        if mine_now is not None and key not in ss():
+            ss()[key] = mine_now
+        st.radio("Your prediction", question["choices"], key=key, index=None, label_visibility="collapsed",
+                 on_change=_answer, args=(mine["code"], question, mine["learner"]))
+        st.caption("Your answer counts the moment you pick it; you may change it until the answer is shown. "
+                   "Nobody sees who answered what." if mine_now is None else
+                   f"Counted: {md(mine_now)}. You may change it until the answer is shown.")
+
+
+def link_params() -> dict:
+    """The room's part of the address: the instructor's link keeps its key; a learner's keeps the code."""
+    mine = room()
+    if not mine:
+        return {}
+    if mine["role"] == "instructor":
+        return {"room": mine["code"], "key": mine["key"]}
+    return {"room": mine["code"]}
+
