@@ -14,6 +14,7 @@ of their own, one per (room, question, learner); the instructor reads only count
     store.get(code)                          -> Room (frozen), or None
     store.follow(code, learner_id)           # heartbeat; store.followers(code, within=15.0) -> int
     store.answer(code, q["id"], learner_id, choice)   # one per learner per question, the last one stands
+    store.my_answer(code, q["id"], learner_id) -> the learner's own choice, or None
     store.tally(code, key, q["id"])          -> {choice: count}
     store.drive(code, key, reveal=True)
     store.expire()                           # rooms older than a day go, with their answers (create calls it)
@@ -297,8 +298,9 @@ class RoomStore:
     # ---------------------------------------------------------------- the learners
     def version(self, code) -> int | None:
         """The room's version (bumped by every change), or None: the one read learners poll."""
-        row = self._conn().execute("SELECT version FROM rooms WHERE code = ? AND created > ?",
-                                   (normalize_code(code), time.time() - ROOM_LIFETIME)).fetchone()
+        row = self._run("read the room's version", lambda conn: conn.execute(
+            "SELECT version FROM rooms WHERE code = ? AND created > ?",
+            (normalize_code(code), time.time() - ROOM_LIFETIME)).fetchone(), write=False)
         return row[0] if row else None
 
     def get(self, code) -> Room | None:
@@ -370,8 +372,9 @@ class RoomStore:
 
     def my_answer(self, code, question_id, learner_id) -> str | None:
         """The learner's own answer to a question (to show it back to them), or None."""
-        row = self._conn().execute("SELECT choice FROM answers WHERE code = ? AND question = ? AND learner = ?",
-                                   (normalize_code(code), question_id, learner_id)).fetchone()
+        row = self._run("read the answer", lambda conn: conn.execute(
+            "SELECT choice FROM answers WHERE code = ? AND question = ? AND learner = ?",
+            (normalize_code(code), question_id, learner_id)).fetchone(), write=False)
         return row[0] if row else None
 
     # ---------------------------------------------------------------- housekeeping
