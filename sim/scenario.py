@@ -20,6 +20,8 @@ MAX_FILE_BYTES = 1_000_000
 MAX_SAGAS = 200_000
 MAX_HORIZON = 1e7
 MAX_STEPS = 12
+MAX_QUESTIONS = 20
+MAX_QUESTION_CHARS = 500          # a question's ask and explain; a choice has at most 200
 BUILTIN_STEPS = ("order", "payment", "inventory")
 STYLES = ("choreography", "orchestration")
 STEP_TYPES = ("compensable", "pivot", "retriable")
@@ -106,6 +108,16 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Question:
+    """A lesson's own question for the classroom (the optional ``questions:`` field)."""
+    ask: str
+    choices: tuple
+    answer: str
+    explain: str = ""
+    at: float | None = None        # when to ask it (simulation time); None: any time
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     steps: tuple
@@ -125,6 +137,7 @@ class Scenario:
     isolation: str = "none"
     faults: tuple = ()
     lesson: int | None = None      # place in the curriculum (the library is listed in this order)
+    questions: tuple = ()          # Question, ...: the lesson's own questions for a class
     expect: dict = field(default=None, compare=False, hash=False)
     path: str = field(default="", compare=False, hash=False)
 
@@ -329,7 +342,7 @@ class _Validator:
             self.fail(None, f"must be a mapping of fields (name, steps, orders, ...), got {_kind(data)}")
         allowed = {"name", "lesson", "title", "summary", "learning_goal", "watch", "source", "style", "seed",
                    "steps", "customers", "stock", "orders", "load", "timing", "idempotent",
-                   "isolation", "faults", "expect"}
+                   "isolation", "faults", "expect", "questions"}
         self.known_keys(data, allowed, "")
         for req in ("name", "customers", "stock"):
             if req not in data:
@@ -372,7 +385,7 @@ class _Validator:
             lesson=None if data.get("lesson") is None else self.number(
                 data["lesson"], "lesson", integer=True, minimum=1, maximum=10_000),
             style=style, seed=seed, timing=timing, idempotent=idempotent, isolation=isolation,
-            faults=faults, path=self.source)
+            faults=faults, questions=self.questions(data.get("questions")), path=self.source)
         if sc.horizon > MAX_HORIZON:
             self.fail("timing.horizon", f"the run would last {sc.horizon:g}; at most {MAX_HORIZON:g}")
         expect = self.expect(data.get("expect"), sc)
@@ -564,6 +577,43 @@ class _Validator:
             fault = fault_from_mapping(f, f"faults[{i}]")
             check_fault_targets(fault, services, f"faults[{i}]")
             out.append(fault)
+        return tuple(out)
+
+    def questions(self, value):
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("questions", f"must be a list of {{ask, choices, answer}}, got {_kind(value)}")
+        if len(value) > MAX_QUESTIONS:
+            self.fail("questions", f"has {len(value)} questions; at most {MAX_QUESTIONS}")
+        out = []
+        for i, q in enumerate(value):
+            fld = f"questions[{i}]"
+            if not isinstance(q, dict):
+                self.fail(fld, f"must be a mapping {{ask, choices, answer, explain, at}}, got {_kind(q)}")
+            self.known_keys(q, {"ask", "choices", "answer", "explain", "at"}, fld)
+            for req in ("ask", "choices", "answer"):
+                if req not in q:
+                    self.fail(f"{fld}.{req}", "is required")
+            ask = self.text(q["ask"], f"{fld}.ask")
+            if not ask or len(ask) > MAX_QUESTION_CHARS:
+                self.fail(f"{fld}.ask", f"must be a question of 1 to {MAX_QUESTION_CHARS} characters")
+            choices = q["choices"]
+            if not isinstance(choices, list) or not 2 <= len(choices) <= 5:
+                self.fail(f"{fld}.choices", f"must be a list of 2 to 5 choices, got {_kind(choices)}")
+            choices = tuple(self.text(c, f"{fld}.choices[{k}]") for k, c in enumerate(choices))
+            if not all(0 < len(c) <= 200 for c in choices):
+                self.fail(f"{fld}.choices", "each choice must be text of 1 to 200 characters")
+            if len(set(choices)) != len(choices):
+                self.fail(f"{fld}.choices", "lists the same choice twice")
+            answer = self.text(q["answer"], f"{fld}.answer")
+            if answer not in choices:
+                self.fail(f"{fld}.answer", f"{answer!r} is not one of the choices")
+            explain = self.text(q.get("explain"), f"{fld}.explain")
+            if len(explain) > MAX_QUESTION_CHARS:
+                self.fail(f"{fld}.explain", f"has {len(explain)} characters; at most {MAX_QUESTION_CHARS}")
+            at = None if q.get("at") is None else self.number(q["at"], f"{fld}.at")
+            out.append(Question(ask, choices, answer, explain, at))
         return tuple(out)
 
     def expect(self, value, sc):
