@@ -32,7 +32,7 @@ text, source = state.scenario_text(entries)
 sidebar.render(broken, scenario)
 
 head = st.columns([2.7, 3.5, 2.1], vertical_alignment="top")
-sidebar.picker(entries, head)
+sidebar.picker(entries, head, locked=room.is_following())
 st.session_state.w_view = st.session_state.view
 head[2].segmented_control("View", list(VIEWS), key="w_view", format_func=VIEWS.get, required=True,
                           label_visibility="collapsed", width="stretch",

@@ -49,6 +49,11 @@ def room() -> dict | None:
     return ss().get("room")
 
 
+def is_following() -> bool:
+    mine = room()
+    return bool(mine) and mine["role"] == "learner" and bool(mine.get("following"))
+
+
 def is_learner() -> bool:
     mine = room()
     return bool(mine) and mine["role"] == "learner"
@@ -227,18 +232,26 @@ def bar(shown: list, scenario) -> None:
 
 def _instructor_bar(mine: dict, shown: list, scenario) -> None:
     link = learners_link(mine["code"])
+    found = store().get(mine["code"])
+    current = found.question if found else None
     with st.container(border=True):
-        cols = st.columns([3.2, 1.3, 1.3], vertical_alignment="center")
-        cols[0].markdown(f":material/groups: **Room {mine['code']}** · learners open `{md(link)}`")
+        cols = st.columns([3.4, 1.2, 1.2, 1.6], vertical_alignment="center")
+        cols[0].markdown(f":material/groups: **Room {mine['code']}** · learners open `{link.replace('`', '')}`")
         with cols[1].popover("QR code", icon=":material/qr_code_2:", width="stretch"):
             st.image(qr_svg(link), width=280)
-            st.caption(f"{link} · your own link (keep it: it drives the room) is in the address bar.")
+            st.caption("Scan to follow. Your own link (it drives the room: keep it) is in the address bar.")
         with cols[2]:
             _instructor_live(mine)
+        if not current:
+            with cols[3].popover("Ask the class", icon=":material/help:", width="stretch"):
+                _question_picker(shown, scenario)
+        if mine.get("error"):
+            st.error(mine.pop("error"))
         if ss().scenario == state.CUSTOM:
             st.caption(":material/info: An edited scenario cannot travel to the learners: they keep the last "
                        "library lesson you showed.")
-        _question_panel(mine, shown, scenario)
+        if current:
+            _tally(mine, current, found.revealed)
 
 
 @st.fragment(run_every=INSTRUCTOR_POLL)
@@ -250,38 +263,24 @@ def _instructor_live(mine: dict) -> None:
     st.markdown(f":material/visibility: **{n}** following")
 
 
-def _question_panel(mine: dict, shown: list, scenario) -> None:
+def _question_picker(shown: list, scenario) -> None:
+    """Questions about what comes next, from the runs ahead of the paused clock."""
     good = [s.run for s in shown if s.run is not None]
-    found = store().get(mine["code"])
-    current = found.question if found else None
-    if mine.get("error"):
-        st.error(mine.pop("error"))
-    if current:
-        _tally(mine, current, found.revealed)
-        return
     asked = classroom.questions(good, float(ss().t), scenario) if good else []
     if not asked:
-        st.caption("No question to ask from here: what lies ahead is settled (move the clock back to ask one).")
+        st.caption("Nothing left to ask from here: what lies ahead is settled. Move the clock back.")
         return
     texts = {q["id"]: q["text"] for q in asked}
-    cols = st.columns([5, 1.2], vertical_alignment="bottom")
-    pick = cols[0].selectbox("Ask the class what happens next (pause first)", list(texts), format_func=texts.get,
-                             key="w_question")
-    chosen = next(q for q in asked if q["id"] == pick)
-    cols[1].button("Ask", icon=":material/help:", on_click=_ask, args=(chosen,), width="stretch", type="primary")
+    pick = st.radio(f"Pause first, then ask what happens next (t = {ss().t:.2f})", list(texts),
+                    format_func=texts.get, key="w_question")
+    chosen = next((q for q in asked if q["id"] == pick), asked[0])
+    st.button("Ask", icon=":material/help:", on_click=_ask, args=(chosen,), width="stretch", type="primary",
+              key="ask_question")
 
 
-@st.fragment(run_every=INSTRUCTOR_POLL)
 def _tally(mine: dict, question: dict, revealed: bool) -> None:
-    try:
-        counts = store().tally(mine["code"], mine["key"], question["id"])
-    except classroom.RoomError as e:
-        st.error(str(e))
-        return
-    total = sum(counts.values())
-    st.markdown(f"**Asked:** {md(question['text'])} · {total} answer{'s' if total != 1 else ''}")
-    st.bar_chart({"answers": {c: counts.get(c, 0) for c in question["choices"]}}, horizontal=True, height=160,
-                 x_label="learners", y_label="")
+    """The class's answers (refreshed every couple of seconds), then reveal or move on."""
+    _counts(mine, question, revealed)
     cols = st.columns(2)
     if revealed:
         st.success(f"Answer: {md(question['answer'])}. {md(question.get('explain', ''))}")
@@ -290,6 +289,22 @@ def _tally(mine: dict, question: dict, revealed: bool) -> None:
                        key="reveal_answer")
     cols[1].button("Done: next question", icon=":material/close:", on_click=_clear, width="stretch",
                    key="clear_question")
+
+
+@st.fragment(run_every=INSTRUCTOR_POLL)
+def _counts(mine: dict, question: dict, revealed: bool) -> None:
+    try:
+        counts = store().tally(mine["code"], mine["key"], question["id"])
+    except classroom.RoomError as e:
+        st.error(str(e))
+        return
+    total = sum(counts.values())
+    st.markdown(f"**Asked:** {md(question['text'])} · **{total}** answer{'s' if total != 1 else ''} "
+                "(counts only, never names)")
+    for choice in question["choices"]:
+        n = counts.get(choice, 0)
+        mark = " ✓" if revealed and choice == question.get("answer") else ""
+        st.progress(n / total if total else 0.0, text=f"{md(choice)}{mark} · {n}")
 
 
 def _answer(code: str, question: dict, learner: str) -> None:

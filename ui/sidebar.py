@@ -27,8 +27,9 @@ def _seed() -> None:
     ss().seed = int(ss().w_seed)
 
 
-def picker(entries, cols) -> None:
-    """The lesson picker and the style, at the top of the page (the first thing a newcomer reads)."""
+def picker(entries, cols, locked: bool = False) -> None:
+    """The lesson picker and the style, at the top of the page (the first thing a newcomer reads); ``locked``
+    while a learner follows the instructor (the room chooses)."""
     options = [e.name for e in entries] + ([state.CUSTOM] if ss().custom else [])
     titles = {e.name: f"Lesson {i} · {e.title}" for i, e in enumerate(entries, 1)}   # curriculum order
     if entries:
@@ -37,10 +38,12 @@ def picker(entries, cols) -> None:
     ss().w_scenario = ss().scenario if ss().scenario in options else (options[0] if options else None)
     cols[0].selectbox(f"Lesson ({len(entries)} in the library)", options, key="w_scenario",
                       format_func=lambda n: titles.get(n, n), on_change=_pick, label_visibility="collapsed",
+                      disabled=locked,
                       help="Each lesson tells a short story; its story and learning goal show under the stage.")
     ss().w_style = ss().style
     cols[1].segmented_control("Style", list(state.STYLES), key="w_style", format_func=state.STYLES.get,
                               required=True, on_change=_style, width="stretch", label_visibility="collapsed",
+                              disabled=locked,
                               help="Choreography: services react to each other's events. Orchestration: "
                                    "one orchestrator commands each service. Side by side: both on one clock.")
 
