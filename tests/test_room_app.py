@@ -1,0 +1,114 @@
+"""The classroom pages through AppTest: a room is created from a link, the instructor's page drives it, a
+learner's page follows it and answers, and nothing a learner does drives the room.
+
+Each test uses its own data folder (``SAGA_DATA_DIR``), so rooms never leak between tests.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import classroom
+from ui.safe import md
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAGA_DATA_DIR", str(tmp_path))
+    from ui import room
+    room.store.clear()                      # the page's cached store opens the new folder
+    yield tmp_path
+    room.store.clear()
+
+
+def page(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def stage(at) -> dict:
+    return json.loads(at.get("bidi_component")[0].proto.json)
+
+
+def test_a_new_room_gives_the_instructor_a_key_and_the_learners_a_code(data_dir):
+    teacher = page(room="new", scenario="out-of-stock")
+    code, key = teacher.query_params["room"], teacher.query_params["key"]
+    assert len(code) == 6 and len(key) > 20
+    assert any(f"?room={code}" in m.value for m in teacher.markdown)
+    found = classroom.RoomStore().get(code)
+    assert found.situation["scenario"] == "out-of-stock"
+    assert stage(teacher)["panel"] is not None                 # the instructor injects
+
+
+def test_a_learner_follows_the_situation_and_the_clock_but_cannot_drive(data_dir):
+    teacher = page(room="new", scenario="happy-path")
+    code = teacher.query_params["room"]
+    learner = page(room=code)
+    assert stage(learner)["panel"] is None and "key" not in learner.query_params
+    assert learner.selectbox(key="w_scenario").disabled       # the room chooses while the learner follows
+
+    teacher.selectbox(key="w_scenario").set_value("out-of-stock").run()
+    teacher.session_state["_stage_inject"] = {"kind": "fail", "target": "payment", "t": 0.0}
+    teacher.run()
+    teacher.session_state["t"] = 2.5                          # the instructor's stage reports a pause at 2.5
+    teacher.session_state["playing"] = False
+    teacher.run()
+    learner.run()
+    assert learner.session_state.scenario == "out-of-stock"
+    assert learner.session_state.faults == teacher.session_state.faults != []
+    clock = stage(learner)["clock"]
+    assert clock["t"] == 2.5 and clock["playing"] is False
+
+    learner.session_state["_stage_inject"] = {"kind": "crash", "target": "payment", "t": 1.0}
+    learner.run()
+    assert learner.session_state.faults == teacher.session_state.faults   # a learner's press changes nothing
+    assert classroom.RoomStore().get(code).situation["faults"] == teacher.session_state.faults
+
+
+def test_a_playing_clock_reaches_the_learner_where_it_is_now(data_dir):
+    teacher = page(room="new", scenario="out-of-stock")
+    code = teacher.query_params["room"]
+    teacher.session_state["t"] = 1.0
+    teacher.session_state["playing"] = True
+    teacher.run()
+    learner = page(room=code)
+    clock = stage(learner)["clock"]
+    assert clock["playing"] is True and clock["t"] >= 1.0     # moved on by the command's age
+
+
+def test_predict_then_watch(data_dir):
+    teacher = page(room="new", scenario="out-of-stock")
+    code, key = teacher.query_params["room"], teacher.query_params["key"]
+    learners = [page(room=code) for _ in range(3)]
+    teacher.button(key="ask_question").click().run()           # the first question the run ahead offers
+    asked = classroom.RoomStore().get(code).question
+    assert asked and asked["answer"] in asked["choices"]
+    for i, learner in enumerate(learners):
+        learner.run()
+        radio = learner.radio(key=f"w_answer_{asked['id']}")
+        assert list(radio.options) == asked["choices"]
+        radio.set_value(asked["choices"][i % 2]).run()
+    tally = classroom.RoomStore().tally(code, key, asked["id"])
+    assert sum(tally.values()) == 3
+    teacher.run()
+    assert any("3** answers" in m.value for m in teacher.markdown)
+    teacher.button(key="reveal_answer").click().run()
+    learners[0].run()
+    assert any(md(asked["answer"]) in s.value for s in [*learners[0].success, *learners[0].info])
+
+
+def test_a_bad_room_link_is_explained(data_dir):
+    at = page(room="NOPE42")
+    assert any("no room" in w.value for w in at.warning)
+    teacher = page(room="new")
+    forged = page(room=teacher.query_params["room"], key="not-the-key")
+    assert any("could not be used" in w.value for w in forged.warning)
+    assert "key" not in forged.query_params
