@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -51,6 +52,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ui import serve  # noqa: E402
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:                                        # main() says why there is no browser
+    PlaywrightTimeout = TimeoutError
 
 STYLES = ("choreography", "orchestration")
 INSTRUCTOR = ("Fail its next step", "Fail its compensation", "Crash it for 5", "Slow it by 5", "Drop it",
@@ -157,6 +163,11 @@ WS_LOG = """(() => { const log = window.__wsLog = []; const Orig = window.WebSoc
     ws.addEventListener('message', (e) => log.push([performance.now(), e.data.byteLength || e.data.size || e.data.length || 0]));
     return ws; };
   window.WebSocket.prototype = Orig.prototype; Object.assign(window.WebSocket, Orig); })();"""
+
+# What the stage shows when an injection's click brought no new runs.
+LOST = """(r) => ({t: r.getAttribute('data-t'), clicks: window.__inj.clicks.length,
+  label: [...r.querySelectorAll('button')].map((b) => b.getAttribute('aria-label')).find((l) => /^(Play|Pause)/.test(l || '')),
+  panel: (r.querySelector('.faults') || r).innerText.slice(0, 200)})"""
 
 RERUN_WATCH = """() => { const app = document.querySelector('[data-testid="stApp"]');
   const W = window.__reruns = {n: 0};
@@ -321,7 +332,7 @@ def injection(browser, url: str, scenario: str, repeat: int, style: str = "both"
     """Click "Fail its next step" (inventory) while playing; ms until the first frame drawn from the new runs."""
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.add_init_script(WS_LOG)
-    out, arrived, times, late = [], [], [], 0
+    out, arrived, times, late, lost = [], [], [], 0, []
     try:
         open_stage(page, url, f"scenario={scenario}&style={style}")
         page.get_by_role("radio", name="inventory", exact=True).click()
@@ -334,10 +345,20 @@ def injection(browser, url: str, scenario: str, repeat: int, style: str = "both"
                 play(page)
             page.wait_for_timeout(150 + 40 * k)          # a new moment each time: a new fault, re-simulated
             before = stage(page).get_attribute("data-run")
+            clicks = page.evaluate("() => window.__inj.clicks.length")
             fail.click()
-            page.wait_for_function(
-                "(b) => window.__inj.runs.some(([when, run]) => run !== b && when > window.__inj.clicks.at(-1))",
-                arg=before, timeout=30_000)
+            try:
+                page.wait_for_function(
+                    "([b, n]) => window.__inj.clicks.length > n && window.__inj.runs.some(([when, run]) =>"
+                    " run !== b && when > window.__inj.clicks.at(-1))", arg=[before, clicks], timeout=20_000)
+            except PlaywrightTimeout:                      # the click was lost: say what was on screen
+                lost.append(page.evaluate(LOST, stage(page).element_handle()))
+                serve.wait_idle(page)
+                if page.get_by_text(re.compile(r"Injected faults \(\d+\)")).count():
+                    reset.click()
+                    page.get_by_text("No injected faults yet.").wait_for(timeout=15_000)
+                    serve.wait_idle(page)
+                continue
             click, drawn, biggest = page.evaluate(
                 "(b) => { const c = window.__inj.clicks.at(-1);"
                 " const d = window.__inj.runs.find(([w, r]) => r !== b && w > c)[0];"
@@ -361,7 +382,7 @@ def injection(browser, url: str, scenario: str, repeat: int, style: str = "both"
         dark = page.evaluate("() => [window.__inj.dark, window.__inj.frames]")
     finally:
         page.close()
-    return {"ms": out[WARMUP:], "arrived": arrived[WARMUP:], "stopped": late, "dark": dark}
+    return {"ms": out[WARMUP:], "arrived": arrived[WARMUP:], "stopped": late, "dark": dark, "lost": lost}
 
 
 # ---------------------------------------------------------------- 3. the server while pages play
@@ -376,7 +397,7 @@ def server_cost(browser, url: str, scenario: str, pages: int, seconds: float = 1
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             opened.append(page)
             open_stage(page, url, f"scenario={scenario}&style=both&speed=1")
-        time.sleep(2.0)
+        time.sleep(4.0)                                    # the pages' first runs are over
         cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
         time.sleep(5.0)
         paused = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - wall0)
@@ -524,6 +545,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
         ("injection click -> first frame of new runs, median ms", f"{inject_ms:.0f}", "", None),
         ("  of which until the largest message (the new data) arrived", f"{statistics.median(inj['arrived']):.0f}",
          "", None),
+        ("injection clicks that brought no new runs (20 s)", f"{len(inj['lost'])} of {len(inj['ms']) + len(inj['lost']) + WARMUP}",
+         "0", not inj["lost"]),
         ("ratio injection / trivial", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
         (f"frames with a dark (undrawn) service, {2 * (len(inj['ms']) + WARMUP)} swaps (injections, resets)",
          f"{inj['dark'][0]} of {inj['dark'][1]}", "0", inj["dark"][0] == 0),
@@ -533,7 +556,7 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
          sum(cost["reruns"]) == 0),
         (f"server CPU, {args.pages} pages playing, % of a core", f"{cost['cpu'] * 100:.1f}", "<= 5",
          cost["cpu"] <= 0.05),
-        (f"  the same pages open, paused (5 s before Play)", f"{cost['paused'] * 100:.1f}", "", None),
+        ("  the same pages open, paused (5 s before Play)", f"{cost['paused'] * 100:.1f}", "", None),
     ]
     out = [name for name, (inside, _) in boxes(screen) if not inside]
     rows.append(("1024x768 first screen: both stages, Play, 7 instructor's buttons",
@@ -551,6 +574,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
     for name, (inside, box) in boxes(screen):
         if not inside:
             print(f"  {name}: {'missing' if not box else 'x=%.0f y=%.0f w=%.0f h=%.0f' % tuple(box[k] for k in ('x', 'y', 'width', 'height'))}")
+    for k, what in enumerate(inj["lost"]):
+        print(f"injection click lost ({k + 1} of {len(inj['lost'])}): {what}")
     if inj["stopped"]:
         print(f"{inj['stopped']} of {len(inj['ms']) + WARMUP} injections left the clock stopped before the end "
               "(Play, not Pause or Play again)")

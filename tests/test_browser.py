@@ -125,3 +125,6 @@ def test_the_first_screen_of_a_projector_holds_the_stage_and_the_buttons(url):
                     or box["x"] + box["width"] > width + 0.5 or box["y"] + box["height"] > height + 0.5:
                 outside.append(f"{name} at {box and {k: round(v) for k, v in box.items()}}")
         assert not outside, f"not on the first screen at {width}x{height}: " + "; ".join(outside)
+        play = page.get_by_role("button", name="Play", exact=True)
+        assert play.inner_text().strip() == "Play", "the Play button shows no word (a blank red button)"
+        assert play.locator("svg").count() == 1, "the Play button shows no icon"
