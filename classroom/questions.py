@@ -60,7 +60,7 @@ def questions(runs: list[dict], t: float, scenario=None) -> list[dict]:
     generated = []
     # the same question about another scenario or another run gets another id (a room keeps answers by id)
     salt = json.dumps([name] + [[r.get("style"), r.get("seed"), r.get("faults")] for r in runs])
-    stories = [_Story(r, salt) for r in runs]
+    stories = [_Story(r, salt) for r in runs if r.get("events") is not None]   # a summary run tells no story
     for st in stories:
         generated += st.outcome_questions(t)
         generated += st.compensation_questions(t)
@@ -258,7 +258,7 @@ def _first_questions(stories, t):
     by_style = {}
     for st in stories:
         by_style.setdefault(st.style, st)
-    if set(by_style) != {"choreography", "orchestration"}:
+    if set(by_style) != {"choreography", "orchestration"} or len(stories) != 2:
         return []
     finish = {}
     for style, st in by_style.items():

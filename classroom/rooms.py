@@ -328,6 +328,9 @@ class RoomStore:
             if conn.execute("UPDATE followers SET seen = ? WHERE code = ? AND learner = ?",
                             (now, code, learner_id)).rowcount == 0:
                 n = conn.execute("SELECT count(*) FROM followers WHERE code = ?", (code,)).fetchone()[0]
+                if n >= MAX_FOLLOWERS_PER_ROOM:         # make room: forget learners silent for an hour
+                    n -= conn.execute("DELETE FROM followers WHERE code = ? AND seen < ?",
+                                      (code, now - 3600)).rowcount
                 if n >= MAX_FOLLOWERS_PER_ROOM:
                     raise RoomError(f"This room already has {MAX_FOLLOWERS_PER_ROOM} learners.")
                 conn.execute("INSERT INTO followers (code, learner, seen) VALUES (?,?,?)", (code, learner_id, now))

@@ -234,3 +234,16 @@ def test_two_processes_writing(tmp_path):
         p.join(30)
     assert [p.exitcode for p in procs] == [0, 0]
     assert sum(store.tally(code, key, "q1").values()) == 80
+
+
+def test_a_full_room_forgets_learners_silent_for_an_hour(store, monkeypatch):
+    import classroom.rooms as rooms
+    monkeypatch.setattr(rooms, "MAX_FOLLOWERS_PER_ROOM", 3)
+    code, _ = store.create(SITUATION)
+    for who in ("ann", "ben", "cid"):
+        store.follow(code, who)
+    with pytest.raises(RoomError, match="already has 3 learners"):
+        store.follow(code, "dan")
+    store._conn().execute("UPDATE followers SET seen = seen - 7200 WHERE learner = 'ann'")
+    store.follow(code, "dan")
+    assert store.followers(code) == 3
