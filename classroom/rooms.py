@@ -8,6 +8,7 @@ of their own, one per (room, question, learner); the instructor reads only count
 
     store = RoomStore()                      # $SAGA_DATA_DIR/rooms.sqlite3, default data/ at the repo root
     code, key = store.create({"scenario": "out-of-stock", "style": "both", "seed": 1, "faults": []})
+    store.owns(code, key)                    -> True for the instructor's key (a read)
     store.drive(code, key, clock={"t": 2.5, "playing": False, "speed": 1})  -> new version
     store.drive(code, key, question=q)       # q from classroom.questions(); revealed becomes False
     store.version(code)                      -> int, or None for no such room
@@ -275,6 +276,11 @@ class RoomStore:
             conn.execute(f"UPDATE rooms SET {cols} WHERE code = ?", (*values.values(), code))  # noqa: S608
             return version
         return self._run("change the room", change)
+
+    def owns(self, code, key) -> bool:
+        """Whether ``key`` is this live room's instructor key (a read; changes nothing)."""
+        row = self._run("read the room", self._room_row, normalize_code(code), write=False)
+        return row is not None and hmac.compare_digest(row[1], _hash(key if isinstance(key, str) else ""))
 
     def tally(self, code, key, question_id) -> dict:
         """How many learners chose each choice of the question (counts only, never who); needs the key.

@@ -54,6 +54,8 @@ def test_wrong_key_refused_and_nothing_changes(store):
     assert store.version(code) == 1
     with pytest.raises(RoomError):
         store.drive("ZZZZZZ", key, clock={"t": 1})
+    assert store.owns(code, key) and store.owns(code.lower(), key)
+    assert not store.owns(code, other_key) and not store.owns(code, None) and not store.owns("ZZZZZZ", key)
 
 
 def test_no_key_is_stored(store):
