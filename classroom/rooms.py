@@ -17,8 +17,11 @@ of their own, one per (room, question, learner); the instructor reads only count
     store.answer(code, q["id"], learner_id, choice)   # one per learner per question, the last one stands
     store.my_answer(code, q["id"], learner_id) -> the learner's own choice, or None
     store.tally(code, key, q["id"])          -> {choice: count}
-    store.drive(code, key, reveal=True)
+    store.drive(code, key, reveal=True)      # question=False clears the question
     store.expire()                           # rooms older than a day go, with their answers (create calls it)
+
+A learner's page shows ``room.learner_question`` (no ``answer``, no ``explain`` until revealed)
+and ``room.clock_at()`` (the clock's time now, moved on while it plays).
 
 Safe for many threads and processes at once: one connection per thread (and per
 process), WAL mode so readers never wait for the writer, a busy timeout, short
