@@ -24,8 +24,10 @@ A learner's page shows ``room.learner_question`` (no ``answer``, no ``explain`` 
 and ``room.clock_at()`` (the clock's time now, moved on while it plays).
 
 Safe for many threads and processes at once: one connection per thread (and per
-process), WAL mode so readers never wait for the writer, a busy timeout, short
-``BEGIN IMMEDIATE`` transactions and a few retries when the file is locked. Only a
+process), WAL mode so readers never wait for the writer, short ``BEGIN IMMEDIATE``
+transactions taken one at a time per process (a lock: threads queue there instead of
+in SQLite's sleeping busy handler), a busy timeout between processes and a few retries
+when the file is locked. Only a
 SHA-256 of the key is stored (the key is a 192-bit random token, compared with
 :func:`hmac.compare_digest`). Everything a user sends is bounded; a refusal is a
 :class:`RoomError` with one sentence.
@@ -145,6 +147,7 @@ class RoomStore:
         self.heartbeat_every = heartbeat_every
         self._local = threading.local()
         self._beats = {}                  # (code, learner) -> when this store last wrote the heartbeat
+        self._writer = threading.Lock()   # this process's writers queue here, not in SQLite's sleeping busy handler
         self._run("set up its tables", self._setup, write=False)
 
     # ---------------------------------------------------------------- connections and transactions
@@ -174,14 +177,15 @@ class RoomStore:
             try:
                 if not write:
                     return fn(conn, *args)
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out = fn(conn, *args)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                with self._writer:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        out = fn(conn, *args)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
                 return out
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) and "busy" not in str(e) or attempt == self.RETRIES - 1:
