@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -249,3 +252,9 @@ def test_a_full_room_forgets_learners_silent_for_an_hour(store, monkeypatch):
     store._conn().execute("UPDATE followers SET seen = seen - 7200 WHERE learner = 'ann'")
     store.follow(code, "dan")
     assert store.followers(code) == 3
+
+
+def test_the_classroom_imports_no_ui():
+    code = ("import sys, classroom, classroom.qr; "
+            "bad = [m for m in ('streamlit', 'plotly') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
