@@ -5,7 +5,7 @@ Each learner is a thread that does what a learner's page does on the server: eve
 version, sends its heartbeat, and when the version moved it fetches the room; when the
 room asks a new question it answers at once. An instructor thread drives the room every
 ``--drive-every`` seconds (play, pause, scrub), and every third time asks a question;
-at the end it reveals the last one. All of it runs in this one process against one
+then all learners answer one last question in the same instant. All of it runs in this one process against one
 SQLite file, as the Streamlit server would (its sessions are threads).
 
 Prints: the follow delay from the instructor's ``drive()`` call to each learner seeing
@@ -139,6 +139,30 @@ def main(argv=None):
         t.join()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
 
+    # the worst moment: every learner answers in the same instant (a barrier, then answer())
+    store.drive(code, key, question={"id": "burst", "text": "All at once?", "choices": choices, "answer": "stuck"})
+    barrier = threading.Barrier(args.learners)
+    burst = []
+
+    def answer_at_once(i):
+        barrier.wait()
+        t0 = time.perf_counter()
+        try:
+            store.answer(code, "burst", f"learner-{i}", choices[i % len(choices)])
+            with lock:
+                sent["burst"] = sent.get("burst", 0) + 1
+        except RoomError as e:
+            errors.append(f"learner-{i}: {e}")
+        with lock:
+            burst.append(time.perf_counter() - t0)
+    crowd = [threading.Thread(target=answer_at_once, args=(i,)) for i in range(args.learners)]
+    b0 = time.perf_counter()
+    for t in crowd:
+        t.start()
+    for t in crowd:
+        t.join()
+    burst_wall = time.perf_counter() - b0
+
     tallied = {qid: sum(store.tally(code, key, qid).values()) for qid in sent}
     lost = sum(sent.values()) - sum(tallied.values())
     print(f"classroom bench: {args.learners} learners polling every {args.poll:g} s, instructor driving every "
@@ -150,6 +174,9 @@ def main(argv=None):
     print(f"  learners following (heartbeat within 15 s): {following}")
     print(f"  answers: {sum(sent.values())} sent to {len(sent)} questions, {sum(tallied.values())} tallied, "
           f"lost {lost}; refusals {len(errors)}")
+    print(f"  all {args.learners} answering in the same instant: answer() p50 {pct(burst, 50) * 1000:.1f} ms, "
+          f"p95 {pct(burst, 95) * 1000:.1f} ms, max {max(burst) * 1000:.1f} ms, all done in {burst_wall * 1000:.0f} ms "
+          f"(threads started included)")
     for name, dts in sorted(timer.calls.items()):
         print(f"  {name:9s} {len(dts):6d} calls  p50 {statistics.median(dts) * 1000:6.2f} ms  "
               f"p95 {pct(dts, 95) * 1000:6.2f} ms  max {max(dts) * 1000:7.2f} ms")

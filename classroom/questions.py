@@ -37,6 +37,7 @@ OUTCOME_CHOICES = {
 MAX_SAGAS_ASKED = 3          # outcome and compensation questions per run (a load run has thousands of sagas)
 MAX_CUSTOMERS_ASKED = 3
 MAX_DEADLOCKS_ASKED = 2
+MAX_CHOICE_CHARS = 200       # what a room accepts (classroom.rooms)
 NONE_UNDONE = "none: nothing is undone"
 TIE = "both at the same time"
 NEITHER = "neither: a saga is still unfinished at the end"
@@ -60,7 +61,7 @@ def questions(runs: list[dict], t: float, scenario=None) -> list[dict]:
     generated = []
     # the same question about another scenario or another run gets another id (a room keeps answers by id)
     salt = json.dumps([name] + [[r.get("style"), r.get("seed"), r.get("faults")] for r in runs])
-    stories = [_Story(r, salt) for r in runs]
+    stories = [_Story(r, salt) for r in runs if r.get("events") is not None]   # a summary run tells no story
     for st in stories:
         generated += st.outcome_questions(t)
         generated += st.compensation_questions(t)
@@ -71,6 +72,8 @@ def questions(runs: list[dict], t: float, scenario=None) -> list[dict]:
     generated.sort(key=lambda q: (q["due"], kinds.index(q["kind"]), q["style"], q["text"]))
     seen = {q["id"] for q in out}
     for q in generated:
+        if max(map(len, q["choices"])) > MAX_CHOICE_CHARS:
+            continue                        # e.g. a lock cycle of many sagas: too long to read as a choice
         if q["id"] not in seen:
             seen.add(q["id"])
             out.append(q)
@@ -258,7 +261,7 @@ def _first_questions(stories, t):
     by_style = {}
     for st in stories:
         by_style.setdefault(st.style, st)
-    if set(by_style) != {"choreography", "orchestration"}:
+    if set(by_style) != {"choreography", "orchestration"} or len(stories) != 2:
         return []
     finish = {}
     for style, st in by_style.items():

@@ -8,6 +8,7 @@ of their own, one per (room, question, learner); the instructor reads only count
 
     store = RoomStore()                      # $SAGA_DATA_DIR/rooms.sqlite3, default data/ at the repo root
     code, key = store.create({"scenario": "out-of-stock", "style": "both", "seed": 1, "faults": []})
+    store.owns(code, key)                    -> True for the instructor's key (a read)
     store.drive(code, key, clock={"t": 2.5, "playing": False, "speed": 1})  -> new version
     store.drive(code, key, question=q)       # q from classroom.questions(); revealed becomes False
     store.version(code)                      -> int, or None for no such room
@@ -16,12 +17,17 @@ of their own, one per (room, question, learner); the instructor reads only count
     store.answer(code, q["id"], learner_id, choice)   # one per learner per question, the last one stands
     store.my_answer(code, q["id"], learner_id) -> the learner's own choice, or None
     store.tally(code, key, q["id"])          -> {choice: count}
-    store.drive(code, key, reveal=True)
+    store.drive(code, key, reveal=True)      # question=False clears the question
     store.expire()                           # rooms older than a day go, with their answers (create calls it)
 
+A learner's page shows ``room.learner_question`` (no ``answer``, no ``explain`` until revealed)
+and ``room.clock_at()`` (the clock's time now, moved on while it plays).
+
 Safe for many threads and processes at once: one connection per thread (and per
-process), WAL mode so readers never wait for the writer, a busy timeout, short
-``BEGIN IMMEDIATE`` transactions and a few retries when the file is locked. Only a
+process), WAL mode so readers never wait for the writer, short ``BEGIN IMMEDIATE``
+transactions taken one at a time per process (a lock: threads queue there instead of
+in SQLite's sleeping busy handler), a busy timeout between processes and a few retries
+when the file is locked. Only a
 SHA-256 of the key is stored (the key is a 192-bit random token, compared with
 :func:`hmac.compare_digest`). Everything a user sends is bounded; a refusal is a
 :class:`RoomError` with one sentence.
@@ -141,6 +147,7 @@ class RoomStore:
         self.heartbeat_every = heartbeat_every
         self._local = threading.local()
         self._beats = {}                  # (code, learner) -> when this store last wrote the heartbeat
+        self._writer = threading.Lock()   # this process's writers queue here, not in SQLite's sleeping busy handler
         self._run("set up its tables", self._setup, write=False)
 
     # ---------------------------------------------------------------- connections and transactions
@@ -170,14 +177,15 @@ class RoomStore:
             try:
                 if not write:
                     return fn(conn, *args)
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out = fn(conn, *args)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                with self._writer:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        out = fn(conn, *args)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
                 return out
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) and "busy" not in str(e) or attempt == self.RETRIES - 1:
@@ -276,6 +284,11 @@ class RoomStore:
             return version
         return self._run("change the room", change)
 
+    def owns(self, code, key) -> bool:
+        """Whether ``key`` is this live room's instructor key (a read; changes nothing)."""
+        row = self._run("read the room", self._room_row, normalize_code(code), write=False)
+        return row is not None and hmac.compare_digest(row[1], _hash(key if isinstance(key, str) else ""))
+
     def tally(self, code, key, question_id) -> dict:
         """How many learners chose each choice of the question (counts only, never who); needs the key.
         The current question's choices are all listed, with 0 for the ones nobody picked."""
@@ -328,6 +341,9 @@ class RoomStore:
             if conn.execute("UPDATE followers SET seen = ? WHERE code = ? AND learner = ?",
                             (now, code, learner_id)).rowcount == 0:
                 n = conn.execute("SELECT count(*) FROM followers WHERE code = ?", (code,)).fetchone()[0]
+                if n >= MAX_FOLLOWERS_PER_ROOM:         # make room: forget learners silent for an hour
+                    n -= conn.execute("DELETE FROM followers WHERE code = ? AND seen < ?",
+                                      (code, now - 3600)).rowcount
                 if n >= MAX_FOLLOWERS_PER_ROOM:
                     raise RoomError(f"This room already has {MAX_FOLLOWERS_PER_ROOM} learners.")
                 conn.execute("INSERT INTO followers (code, learner, seen) VALUES (?,?,?)", (code, learner_id, now))

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +57,8 @@ def test_wrong_key_refused_and_nothing_changes(store):
     assert store.version(code) == 1
     with pytest.raises(RoomError):
         store.drive("ZZZZZZ", key, clock={"t": 1})
+    assert store.owns(code, key) and store.owns(code.lower(), key)
+    assert not store.owns(code, other_key) and not store.owns(code, None) and not store.owns("ZZZZZZ", key)
 
 
 def test_no_key_is_stored(store):
@@ -234,3 +239,22 @@ def test_two_processes_writing(tmp_path):
         p.join(30)
     assert [p.exitcode for p in procs] == [0, 0]
     assert sum(store.tally(code, key, "q1").values()) == 80
+
+
+def test_a_full_room_forgets_learners_silent_for_an_hour(store, monkeypatch):
+    import classroom.rooms as rooms
+    monkeypatch.setattr(rooms, "MAX_FOLLOWERS_PER_ROOM", 3)
+    code, _ = store.create(SITUATION)
+    for who in ("ann", "ben", "cid"):
+        store.follow(code, who)
+    with pytest.raises(RoomError, match="already has 3 learners"):
+        store.follow(code, "dan")
+    store._conn().execute("UPDATE followers SET seen = seen - 7200 WHERE learner = 'ann'")
+    store.follow(code, "dan")
+    assert store.followers(code) == 3
+
+
+def test_the_classroom_imports_no_ui():
+    code = ("import sys, classroom, classroom.qr; "
+            "bad = [m for m in ('streamlit', 'plotly') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
