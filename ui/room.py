@@ -79,7 +79,8 @@ def init() -> None:
             return
         key = st.query_params.get("key")
         if key:
-            store().tally(code, key, "key-check")      # only the instructor's key passes (a read, no change)
+            if not store().owns(code, key):
+                raise classroom.RoomError("that key does not drive this room (only the instructor's link does)")
             ss().room = {"code": code, "key": key, "role": "instructor", "pushed": None}
             take(found, force=True)
         else:

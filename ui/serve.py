@@ -86,6 +86,18 @@ def browser(width: int = 1400, height: int = 900):
             b.close()
 
 
+@contextlib.contextmanager
+def contexts(n: int, sizes: list):
+    """``n`` pages in separate browser contexts (separate sessions: an instructor and learners), one browser."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield [b.new_context(viewport={"width": w, "height": h}).new_page() for w, h in sizes[:n]]
+        finally:
+            b.close()
+
+
 IDLE = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
         " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }")
 
