@@ -185,30 +185,25 @@ def push_after_page() -> None:
         st.warning(f"The room could not be updated: {e}")
 
 
-def _ask(question: dict) -> None:
+def _drive(**change) -> None:
+    """An instructor's button: change the room; a refusal is shown once on the next run."""
     mine = room()
     try:
-        store().drive(mine["code"], mine["key"], question=question)
-        mine["asked"] = question
+        store().drive(mine["code"], mine["key"], **change)
     except classroom.RoomError as e:
         mine["error"] = str(e)
+
+
+def _ask(question: dict) -> None:
+    _drive(question=question)
 
 
 def _reveal() -> None:
-    mine = room()
-    try:
-        store().drive(mine["code"], mine["key"], reveal=True)
-    except classroom.RoomError as e:
-        mine["error"] = str(e)
+    _drive(reveal=True)
 
 
 def _clear() -> None:
-    mine = room()
-    try:
-        store().drive(mine["code"], mine["key"], question=False)
-        mine["asked"] = None
-    except classroom.RoomError as e:
-        mine["error"] = str(e)
+    _drive(question=False)
 
 
 def learners_link(code: str) -> str:

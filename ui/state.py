@@ -98,18 +98,12 @@ def _read_moment(params, notices) -> None:
             state.speed = float(speed)
         except ValueError:
             notices.append(f"The link's speed {speed!r} is not one of 0.25, 0.5, 1, 2, 4; playing at 1×.")
-    tab = params.get("view")
-    if tab:
-        if tab in TABS:
-            state.tab = tab
-        else:
-            notices.append(f"The link asks for view {tab!r}; views are sequence or log.")
-    chart = params.get("chart")
-    if chart:
-        if chart in CHARTS:
-            state.chart = chart
-        else:
-            notices.append(f"The link asks for chart {chart!r}; charts are {', '.join(CHARTS)}.")
+    for param, key, allowed in (("view", "tab", TABS), ("chart", "chart", CHARTS)):
+        wanted = params.get(param)
+        if wanted in allowed:
+            state[key] = wanted
+        elif wanted:
+            notices.append(f"The link asks for {param} {wanted!r}; it may be {', '.join(allowed)}.")
 
 
 def scenario_text(entries) -> tuple:
