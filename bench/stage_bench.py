@@ -16,7 +16,8 @@ names), never pixel positions:
    not the element marked before Play; "blank" = frames where the stage has fewer
    than two SVGs with their services and the broker. Every message of the runs
    (computed here with the same engine) is looked for among the tokens: distinct
-   positions per message, and the messages never seen.
+   positions per message, the messages never seen, and each token's largest
+   move between two frames (a jump, against the usual step of a flight).
 2. injection: "Fail its next step" clicked while playing, from the click (a
    listener in the page) to the frame that first draws the new runs (a
    MutationObserver on ``data-run``: it changes inside that frame's
@@ -93,6 +94,7 @@ SAMPLER = """(root) => { const dark = """ + DARK + """;
   const mark = 'bench-' + Math.random();
   root.__benchMark = mark;
   const S = window.__stageBench = {frames: [], removed: 0, blank: 0, blankSeen: [], msgs: {}, reruns: 0,
+                                   last: {}, jump: {},
                                    rerunAt: [], stop: false};
   const watch = new MutationObserver(() => {
     if (app.getAttribute('data-test-script-state') === 'running') { S.reruns++; S.rerunAt.push(performance.now()); }
@@ -121,6 +123,10 @@ SAMPLER = """(root) => { const dark = """ + DARK + """;
       const key = (g.getAttribute('data-style') || '?') + ':' + g.getAttribute('data-msg');
       const pos = g.getAttribute('transform') || '';
       (S.msgs[key] ||= {})[pos] = 1;
+      const xy = (pos.match(/-?[0-9.]+/g) || []).map(Number), last = S.last[key];
+      if (last && xy.length >= 2) { const d = Math.hypot(xy[0] - last[0], xy[1] - last[1]);
+        if (d > (S.jump[key] || 0)) S.jump[key] = d; }
+      S.last[key] = xy;
     }
   };
   requestAnimationFrame(step);
@@ -128,7 +134,7 @@ SAMPLER = """(root) => { const dark = """ + DARK + """;
 
 SAMPLED = """() => { const S = window.__stageBench; S.stop = true;
   const msgs = {}; for (const [k, v] of Object.entries(S.msgs)) msgs[k] = Object.keys(v).length;
-  return {frames: S.frames, removed: S.removed, blank: S.blank, blankSeen: S.blankSeen, msgs,
+  return {frames: S.frames, removed: S.removed, blank: S.blank, blankSeen: S.blankSeen, msgs, jump: S.jump,
           reruns: S.reruns, rerunAt: S.rerunAt}; }"""
 
 # Clicks on the stage's buttons and each change of data-run, timed in the page.
@@ -488,7 +494,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=10, help="timed injections and trivial clicks (median)")
     parser.add_argument("--pages", type=int, default=5, help="pages playing at once for the server's CPU")
     parser.add_argument("--scenario", default="out-of-stock")
-    parser.add_argument("--long", default="pivot-and-retriable", help="a scenario longer than 10 s at 1x")
+    parser.add_argument("--long", default="slow-payment", help="a scenario that plays well over 10 s at 1x")
     parser.add_argument("--video", type=Path, help="also record a 1x video with an injection into this folder")
     args = parser.parse_args(argv)
     reason = serve.missing()
@@ -536,6 +542,10 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
         rows.append((f"{style}: distinct positions per message, min / median",
                      f"{f['min']} / {f['median']:g} (of {f['n']} messages)", "min >= 8", f["min"] >= 8))
         rows.append((f"{style}: messages never seen", str(f["never"]), "0", f["never"] == 0))
+    steps = sorted(pb["jump"].values())
+    worst = max(pb["jump"], key=pb["jump"].get) if steps else "-"
+    rows.append(("a token's largest move between two frames / median of the largest, SVG units",
+                 f"{steps[-1]:.0f} ({worst}) / {statistics.median(steps):.0f}" if steps else "-", "", None))
     moving = [now for now, t in pb["frames"] if t is not None and float(t) > 0]
     ended = [now for now, t in pb["frames"] if t is not None and float(t) >= pb["end"] - 1e-6]
     lo, hi = (moving[0] + 500, ended[0]) if moving and ended else (0, 0)
