@@ -55,4 +55,4 @@ else:
             loadview.view(scenario, text, source)
         else:
             play.view(scenario, text, source, story=lambda: sidebar.story(scenario))
-room.push_after_page()          # the instructor's page: what changed goes to the room
+room.push_after_page()          # the instructor's page: what changed goes to the room (the stage pushes too)

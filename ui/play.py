@@ -10,6 +10,7 @@ what lies ahead of it is hidden, so a class can be asked what happens next.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import compare, figures, inject, room, runs, stage, state
 from .safe import md
@@ -36,29 +37,23 @@ def shown_runs(text: str, source: str, keep_events: bool = True) -> list:
 
 
 def view(scenario, text: str, source: str, story=None) -> None:
-    """The stage, then (``story``) the scenario's story, then the charts and the comparison."""
+    """The stage (a fragment of its own), then (``story``) the scenario's story, then the charts and the
+    comparison at the time the clock was last paused."""
     replay = ss().replay
-    shown = shown_runs(text, source)
-    if not replay and not room.is_learner() and ss().get("_stage_inject") is not None:
-        stage.take_injection(scenario, shown)          # an instructor's press, at the time that was on screen
-        shown = shown_runs(text, source)
-    room.bar(shown, scenario)
     learner = room.is_learner()
+    room.bar(shown_runs(text, source), scenario)
     if replay:
         st.info(f"Replaying **{md(replay['file'])}** (scenario {md(replay['name'])}): a recorded run, so the "
                 "instructor's panel is off. Pick a scenario on the left to play live again.",
                 icon=":material/history:")
-    stage.mount(shown, None if replay or learner else inject.panel_data(scenario, shown))
-    injected = ss().pop("_injected", None)
-    if injected:
-        st.toast(f"Injected at t = {ss().t:.2f}: {runs.describe(injected)}", icon=":material/bolt:")
+    st.fragment(_stage)(scenario, text, source)
     if story:
         story()
     if not replay and not learner:
         with st.expander("Type any fault (the command-line form)", icon=":material/keyboard:"):
             inject.typed_fault(scenario, "payment:fail:saga=2")
             inject.show_error()
-    good = [s for s in shown if s.run is not None]
+    good = [s for s in shown_runs(text, source) if s.run is not None]
     if good:
         end = runs.end_time([s.run for s in good])
         t = min(float(ss().t), end)
@@ -71,7 +66,32 @@ def view(scenario, text: str, source: str, story=None) -> None:
                            "finish first.")
             else:
                 compare.section(good)
+
+
+def _in_fragment_run() -> bool:
+    ctx = get_script_run_ctx()
+    return bool(ctx and ctx.fragment_ids_this_run)
+
+
+def _stage(scenario, text: str, source: str) -> None:
+    """The stage and what its presses change. While the clock plays, a press reruns only this fragment (the
+    charts below stay as they were at the last pause: nothing is plotted again, so the new runs reach the
+    stage at once); a pause, a scrub or the end reruns the whole page, so the charts follow."""
+    if _in_fragment_run() and ss().pop("_full_rerun", False):
+        st.rerun(scope="app")
+    ss().pop("_full_rerun", None)
+    replay = ss().replay
+    learner = room.is_learner()
+    shown = shown_runs(text, source)
+    if not replay and not learner and ss().get("_stage_inject") is not None:
+        stage.take_injection(scenario, shown)          # an instructor's press, at the time that was on screen
+        shown = shown_runs(text, source)
+    stage.mount(shown, None if replay or learner else inject.panel_data(scenario, shown))
+    injected = ss().pop("_injected", None)
+    if injected:
+        st.toast(f"Injected at t = {ss().t:.2f}: {runs.describe(injected)}", icon=":material/bolt:")
     state.sync_url(room.link_params())
+    room.push_after_page()
 
 
 def _deadlock_time(run: dict):

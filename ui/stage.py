@@ -69,28 +69,43 @@ def take_clock(ui) -> None:
         state.reveal = ui["reveal"]
 
 
+# what the charts below the stage depend on: a report of one of these redraws the whole page
+REDRAWS_PAGE = ("pause", "scrub", "seek", "back", "next", "restart", "end", "reveal")
+
+
 def _on_ui() -> None:
-    take_clock(_value("ui"))
+    ui = _value("ui")
+    take_clock(ui)
+    if isinstance(ui, dict) and ui.get("why") in REDRAWS_PAGE:
+        ss()._full_rerun = True
+
+
+def _press(name: str):
+    """A trigger's value, with the clock it was pressed at taken; while the clock plays only the stage's
+    fragment reruns (the charts show the last pause), else the whole page does."""
+    press = _value(name)
+    if not isinstance(press, dict):
+        return None
+    take_clock(press.get("ui"))
+    if not ss().get("playing") or ss().get("reveal"):
+        ss()._full_rerun = True
+    return press
 
 
 def _on_inject() -> None:
-    press = _value("inject")
-    if isinstance(press, dict):
-        take_clock(press.get("ui"))
+    press = _press("inject")
+    if press is not None:
         ss()._stage_inject = press.get("value")
 
 
 def _on_remove() -> None:
-    press = _value("remove")
-    if isinstance(press, dict):
-        take_clock(press.get("ui"))
+    press = _press("remove")
+    if press is not None:
         inject.remove(press.get("value"))
 
 
 def _on_reset() -> None:
-    press = _value("reset")
-    if isinstance(press, dict):
-        take_clock(press.get("ui"))
+    if _press("reset") is not None:
         inject.reset()
 
 

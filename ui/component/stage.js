@@ -114,7 +114,7 @@ class RunView {
     for (const n of run.nodes) {
       const [x, y] = this.pos[n];
       const g = el("svg:g", {class: "node", "data-node": n}, svg);
-      const circle = el("svg:circle", {cx: x, cy: y, r: 23}, g);
+      const circle = el("svg:circle", {cx: x, cy: y, r: 23, fill: STATUS.idle[0]}, g);   // never a black frame
       const glyph = el("svg:text", {x, y: y + 6, class: "glyph"}, g, "");
       const above = y < CY - 40;
       el("svg:text", {x, y: above ? y - 31 : y + 40, class: "name"}, g, n);
@@ -400,8 +400,12 @@ class DetailView {
     this.nowText.setAttribute("y", (y - 3).toFixed(1));
     this.future.style.display = reveal ? "" : "none";
     if (follow) {
-      const scale = this.svg.getBoundingClientRect().width / SEQ_W || 1;
-      const px = y * scale, box = this.seqBox;
+      // the drawn width is read once (and again after a resize): reading it every frame forces a layout
+      if (!this.scale || this.scaleWidth !== window.innerWidth) {
+        this.scale = this.svg.getBoundingClientRect().width / SEQ_W || 0;
+        this.scaleWidth = window.innerWidth;
+      }
+      const px = y * (this.scale || 1), box = this.seqBox;
       if (px < box.scrollTop + 20 || px > box.scrollTop + box.clientHeight - 30) {
         box.scrollTop = Math.max(0, px - box.clientHeight * 0.7);
       }
@@ -511,7 +515,11 @@ class Stage {
   update(data, setters) {
     this.setters = setters;
     const firstRuns = this.runsId === null;
-    if (data.runs_id !== this.runsId) this.swapRuns(data);
+    if (data.runs_id !== this.runsId) {
+      const start = performance.now();
+      this.swapRuns(data);
+      this.root.setAttribute("data-swap-ms", (performance.now() - start).toFixed(1));   // for the bench
+    }
     if (data.clock && data.clock.id !== this.clockId) {
       this.clockId = data.clock.id;
       this.clock.t = Math.min(Math.max(0, data.clock.t || 0), this.end);
@@ -739,9 +747,11 @@ class Stage {
     const t = c.t;
     for (const v of this.views) v.draw(t);
     const sequence = this.prefs.tab === "sequence";
-    // the diagram scrolls to "now" when the clock moves (not while a learner scrolls a paused diagram)
-    const follow = sequence && t !== this.followedT;
-    if (sequence) this.followedT = t;
+    // the diagram scrolls to "now" when the clock moves (not while a learner scrolls a paused diagram); while
+    // playing it looks every 8th frame only, since reading the scroll box's size forces a layout
+    this.frameNo = (this.frameNo || 0) + 1;
+    const follow = sequence && t !== this.followedT && (!c.playing || this.frameNo % 8 === 0);
+    if (follow) this.followedT = t;
     for (const d of this.details) {
       if (sequence) d.drawSequence(t, this.prefs.reveal, follow);
       else d.drawLog(t, this.prefs.reveal);
