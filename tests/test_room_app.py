@@ -103,6 +103,8 @@ def test_predict_then_watch(data_dir):
     teacher.button(key="reveal_answer").click().run()
     learners[0].run()
     assert any(md(asked["answer"]) in s.value for s in [*learners[0].success, *learners[0].info])
+    teacher.selectbox(key="w_scenario").set_value("happy-path").run()
+    assert classroom.RoomStore().get(code).question is None     # another lesson closes the last one's question
 
 
 def test_a_bad_room_link_is_explained(data_dir):

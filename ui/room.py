@@ -178,6 +178,8 @@ def push_after_page() -> None:
         return
     if ss().scenario == state.CUSTOM:
         changes.pop("situation", None)            # an edited scenario cannot travel: learners keep the last one
+    elif "situation" in changes and (before.get("situation") or {}).get("scenario") not in (None, ss().scenario):
+        changes["question"] = False               # another lesson: a question about the last one is closed
     try:
         store().drive(mine["code"], mine["key"], **changes)
         mine["pushed"] = now
