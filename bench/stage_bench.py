@@ -170,7 +170,9 @@ TRIVIAL_WATCH = """() => {
 # Every websocket message the page receives, timed (installed before the page loads): tells how much of an
 # injection's latency is the server's (until the largest message, the stage's new data, arrives) and how much
 # the browser's (from there to the frame drawn).
-WS_LOG = """(() => { const log = window.__wsLog = []; const Orig = window.WebSocket;
+WS_LOG = """(() => { const log = window.__wsLog = [], sent = window.__wsSent = []; const Orig = window.WebSocket;
+  const send = Orig.prototype.send;
+  Orig.prototype.send = function (d) { sent.push([performance.now(), d.byteLength || d.length || 0]); return send.call(this, d); };
   window.WebSocket = function (...args) { const ws = new Orig(...args);
     ws.addEventListener('message', (e) => log.push([performance.now(), e.data.byteLength || e.data.size || e.data.length || 0]));
     return ws; };
@@ -407,6 +409,7 @@ def server_cost(browser, url: str, scenario: str, pages: int, seconds: float = 1
     try:
         for _ in range(pages):
             page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.add_init_script(WS_LOG)
             opened.append(page)
             open_stage(page, url, f"scenario={scenario}&style=both&speed=1")
         time.sleep(4.0)                                    # the pages' first runs are over
@@ -421,16 +424,19 @@ def server_cost(browser, url: str, scenario: str, pages: int, seconds: float = 1
         for page in opened:
             page.evaluate(RERUN_WATCH)
         t0 = [stage_t(p) for p in opened]
+        marks = [p.evaluate("() => performance.now()") for p in opened]
         cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
         time.sleep(seconds)
         cpu1, wall1 = cpu_seconds(pid), time.perf_counter()
+        messages = sum(p.evaluate("(m) => window.__wsLog.filter(([w]) => w > m).length"
+                                  " + window.__wsSent.filter(([w]) => w > m).length", m) for p, m in zip(opened, marks))
         reruns = [p.evaluate("() => window.__reruns.n") for p in opened]
         advanced = [stage_t(p) - a for p, a in zip(opened, t0)]
         playing = [p.get_by_role("button", name="Pause", exact=True).count() == 1 for p in opened]
     finally:
         for page in opened:
             page.close()
-    return {"cpu": (cpu1 - cpu0) / (wall1 - wall0), "paused": paused, "reruns": reruns, "advanced": advanced, "playing": playing,
+    return {"cpu": (cpu1 - cpu0) / (wall1 - wall0), "paused": paused, "messages": messages, "reruns": reruns, "advanced": advanced, "playing": playing,
             "seconds": wall1 - wall0}
 
 
@@ -570,6 +576,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
          f"{len(during)} (all: {pb['reruns']})", "0", not during),
         (f"reruns while {args.pages} pages play {args.long} for 10 s", str(sum(cost["reruns"])), "0",
          sum(cost["reruns"]) == 0),
+        ("  websocket messages sent or received by those pages meanwhile", str(cost["messages"]), "0",
+         cost["messages"] == 0),
         (f"server CPU, {args.pages} pages playing, % of a core", f"{cost['cpu'] * 100:.1f}", "<= 5",
          cost["cpu"] <= 0.05),
         ("  the same pages open, paused (5 s before Play)", f"{cost['paused'] * 100:.1f}", "", None),
