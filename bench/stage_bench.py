@@ -346,7 +346,7 @@ def injection(browser, url: str, scenario: str, repeat: int, style: str = "both"
     """Click "Fail its next step" (inventory) while playing; ms until the first frame drawn from the new runs."""
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.add_init_script(WS_LOG)
-    out, arrived, times, late, lost = [], [], [], 0, []
+    out, arrived, times, late, lost, swaps = [], [], [], 0, [], []
     try:
         open_stage(page, url, f"scenario={scenario}&style={style}")
         page.get_by_role("radio", name="inventory", exact=True).click()
@@ -380,6 +380,9 @@ def injection(browser, url: str, scenario: str, repeat: int, style: str = "both"
                 " const big = got.reduce((m, x) => (x[1] > m[1] ? x : m), [d, 0]);"
                 " return [c, d, big[0]]; }", before)
             times.append(stage_t(page))
+            swap = stage(page).get_attribute("data-swap-ms")     # the stage's own swap, if it says
+            if swap:
+                swaps.append(float(swap))
             out.append(drawn - click)
             arrived.append(biggest - click)
             page.get_by_text("Injected faults (1)").wait_for(timeout=15_000)
@@ -396,7 +399,8 @@ def injection(browser, url: str, scenario: str, repeat: int, style: str = "both"
         dark = page.evaluate("() => [window.__inj.dark, window.__inj.frames]")
     finally:
         page.close()
-    return {"ms": out[WARMUP:], "arrived": arrived[WARMUP:], "stopped": late, "dark": dark, "lost": lost}
+    return {"ms": out[WARMUP:], "arrived": arrived[WARMUP:], "stopped": late, "dark": dark, "lost": lost,
+            "swap": swaps[WARMUP:]}
 
 
 # ---------------------------------------------------------------- 3. the server while pages play
@@ -567,6 +571,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
         ("injection click -> first frame of new runs, median ms", f"{inject_ms:.0f}", "", None),
         ("  of which until the largest message (the new data) arrived", f"{statistics.median(inj['arrived']):.0f}",
          "", None),
+        ("  of which the stage's own swap (data-swap-ms), median", f"{statistics.median(inj['swap']):.1f}"
+         if inj["swap"] else "-", "", None),
         ("injection clicks that brought no new runs (20 s)", f"{len(inj['lost'])} of {len(inj['ms']) + len(inj['lost']) + WARMUP}",
          "0", not inj["lost"]),
         ("ratio injection / trivial", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
