@@ -457,7 +457,7 @@ class Stage {
     root.setAttribute("data-t", "0");
     root.setAttribute("data-run", "");
     const bar = el("div", {class: "bar", role: "toolbar", "aria-label": "clock"}, root);
-    this.playBtn = el("button", {class: "primary play", type: "button", "aria-label": "Play"}, bar);
+    this.playBtn = el("button", {class: "primary play", type: "button"}, bar);   // its word and icon: syncBar
     const step = (label, glyph, title, fn) => {
       const b = el("button", {type: "button", "aria-label": label, title}, bar);
       icon(glyph, b);
