@@ -7,17 +7,24 @@ accessible names. Plays the happy path and sees the clock move with no rerun of
 the script, injects an inventory failure while it plays and sees new runs swapped
 in and the compensation travel, pauses, opens a link paused at its time, and
 checks that a 1024x768 projector's first screen holds the stage of both styles,
-Play and the instructor's buttons. Screenshots go to /tmp/shots/. Skipped, with
+Play (its word and icon) and the instructor's buttons. One server and one
+Chromium for the module. Screenshots go to /tmp/shots/. Skipped, with
 the reason, where Chromium or playwright is missing. Behaviour only: speed is
 the business of ``bench/stage_bench.py``.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
 
 from ui import serve
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:                                        # the tests are skipped then
+    PlaywrightTimeout = TimeoutError
 
 SHOTS = "/tmp/shots"
 STYLES = ("choreography", "orchestration")
@@ -41,6 +48,27 @@ def url():
         yield u
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for the module's tests (each test has its own page and context)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=serve.CHROMIUM, args=serve.CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@contextlib.contextmanager
+def new_page(chromium, width: int, height: int):
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    try:
+        yield page
+    finally:
+        page.close()
+
+
 def open_stage(page, url: str, query: str):
     """Open the app at ``query``; the stage's root element once it has drawn runs and the script is idle."""
     page.goto(f"{url}/?{query}")
@@ -61,9 +89,9 @@ def wait_clock(page, handle, at_least: float, timeout: float = 15.0) -> None:
                            polling=50, timeout=timeout * 1000)
 
 
-def test_play_inject_and_see_the_compensation(url):
-    with serve.browser(1400, 900) as page:
-        root = open_stage(page, url, "scenario=happy-path&style=both")
+def test_play_inject_and_see_the_compensation(url, chromium):
+    with new_page(chromium, 1400, 900) as page:
+        root = open_stage(page, url, "scenario=happy-path&style=both&speed=0.5")   # time to inject before inventory
         assert clock(root) == 0
         for style in STYLES:                               # both styles drawn, each with its services and broker
             assert page.get_by_role("img", name=re.compile(f"^{style}")).count() == 1
@@ -73,11 +101,11 @@ def test_play_inject_and_see_the_compensation(url):
 
         page.get_by_role("button", name="Play", exact=True).click()
         page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=10_000)
-        wait_clock(page, root, 0.2)
-        serve.wait_idle(page)                              # the Play press's own report to the server
+        wait_clock(page, root, 0.25)                       # 0.5 s: the Play press's own report has left ...
+        serve.wait_idle(page)                              # ... and its rerun, if any, is over
         page.evaluate(WATCH_RERUNS)
         start = clock(root)
-        wait_clock(page, root, start + 0.6)                # the clock moves by itself ...
+        wait_clock(page, root, start + 0.3)                # the clock moves by itself ...
         assert page.evaluate("() => window.__reruns.n") == 0, "the script reran while playing"   # ... serverless
         assert page.get_by_role("button", name="Pause", exact=True).count() == 1
 
@@ -86,8 +114,13 @@ def test_play_inject_and_see_the_compensation(url):
         page.wait_for_function("([r, b]) => r.getAttribute('data-run') !== b", arg=[root, before], timeout=20_000)
         page.get_by_text("Injected faults (1)").wait_for(timeout=15_000)
         assert root.evaluate("(r) => r.isConnected && r.__testMark === 'kept'"), "the stage was remounted"
-        swapped = clock(root)
-        wait_clock(page, root, swapped + 0.2)              # new runs swapped in: the clock goes on
+        swapped = clock(root)                              # new runs swapped in: the clock goes on (or ends)
+        page.wait_for_function(
+            "([r, t]) => parseFloat(r.getAttribute('data-t')) >= t"
+            " || !!r.querySelector('button[aria-label=\"Play again\"]') || !!r.querySelector('button[aria-label=\"Play\"]')",
+            arg=[root, swapped + 0.2], polling=50, timeout=15_000)
+        assert page.get_by_role("button", name="Play", exact=True).count() == 0, \
+            f"the clock stopped at t = {clock(root)} after the injection (swapped in at {swapped}), before the end"
         serve.screenshot(page, f"{SHOTS}/browser_injected.png")
         page.wait_for_function(COMPENSATION, arg=root, polling=50, timeout=20_000)
         serve.screenshot(page, f"{SHOTS}/browser_compensation.png")
@@ -99,8 +132,9 @@ def test_play_inject_and_see_the_compensation(url):
         assert clock(root) == paused, "the clock moved after Pause"
 
 
-def test_a_link_opens_paused_at_its_time(url):
-    with serve.browser(1400, 900) as page:
+def test_a_link_opens_paused_at_its_time_and_a_projector_sees_the_stage_and_the_buttons(url, chromium):
+    width, height = 1024, 768
+    with new_page(chromium, width, height) as page:
         root = open_stage(page, url, "scenario=out-of-stock&style=both&t=2.5")
         page.wait_for_function("(r) => Math.abs(parseFloat(r.getAttribute('data-t')) - 2.5) < 0.01", arg=root,
                                timeout=15_000)
@@ -109,11 +143,7 @@ def test_a_link_opens_paused_at_its_time(url):
         page.wait_for_timeout(400)
         assert abs(clock(root) - 2.5) < 0.01, "a shared moment must open paused"
 
-
-def test_the_first_screen_of_a_projector_holds_the_stage_and_the_buttons(url):
-    width, height = 1024, 768
-    with serve.browser(width, height) as page:
-        open_stage(page, url, "scenario=out-of-stock&style=both")
+        # the first screen of a 1024x768 projector, no scrolling: both stages, Play, the instructor's buttons
         serve.screenshot(page, f"{SHOTS}/browser_1024x768.png")
         things = [(f"the {style} stage", page.get_by_role("img", name=re.compile(f"^{style}"))) for style in STYLES]
         things.append(("Play", page.get_by_role("button", name="Play", exact=True)))
