@@ -89,8 +89,8 @@ def main(argv=None) -> int:
 
 
 def _report(what: str, times: list) -> list:
-    print(f"{what}: median {statistics.median(times):.0f} ms  (of {len(times)}: {', '.join(f'{x:.0f}' for x in times)})",
-          flush=True)
+    each = ", ".join(f"{x:.0f}" for x in times)
+    print(f"{what}: median {statistics.median(times):.0f} ms  (of {len(times)}: {each})", flush=True)
     return times
 
 

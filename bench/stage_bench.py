@@ -440,7 +440,8 @@ def server_cost(browser, url: str, scenario: str, pages: int, seconds: float = 1
     finally:
         for page in opened:
             page.close()
-    return {"cpu": (cpu1 - cpu0) / (wall1 - wall0), "paused": paused, "messages": messages, "reruns": reruns, "advanced": advanced, "playing": playing,
+    return {"cpu": (cpu1 - cpu0) / (wall1 - wall0), "paused": paused, "messages": messages, "reruns": reruns,
+            "advanced": advanced, "playing": playing,
             "seconds": wall1 - wall0}
 
 
@@ -551,7 +552,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
          fps >= 50),
         ("frames where the stage element was replaced/removed", f"{pb['removed']} of {len(pb['frames'])}", "0",
          pb["removed"] == 0),
-        ("blank frames (a stage without its services and broker, or a dark service)", f"{pb['blank']} of {len(pb['frames'])}", "0",
+        ("blank frames (a stage without its services and broker, or a dark service)",
+         f"{pb['blank']} of {len(pb['frames'])}", "0",
          pb["blank"] == 0),
     ]
     for style, f in flights.items():
@@ -573,7 +575,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
          "", None),
         ("  of which the stage's own swap (data-swap-ms), median", f"{statistics.median(inj['swap']):.1f}"
          if inj["swap"] else "-", "", None),
-        ("injection clicks that brought no new runs (20 s)", f"{len(inj['lost'])} of {len(inj['ms']) + len(inj['lost']) + WARMUP}",
+        ("injection clicks that brought no new runs (20 s)",
+         f"{len(inj['lost'])} of {len(inj['ms']) + len(inj['lost']) + WARMUP}",
          "0", not inj["lost"]),
         ("ratio injection / trivial", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
         (f"frames with a dark service in the 600 ms after {2 * (len(inj['ms']) + WARMUP)} swaps (injections, resets)",
@@ -603,7 +606,8 @@ def table(pb, fps, raf, flights, base, inj, cost, screen, args) -> None:
         print(f"first blank frames (data-t, SVGs with nodes, complete SVGs): {pb['blankSeen']}")
     for name, (inside, box) in boxes(screen):
         if not inside:
-            print(f"  {name}: {'missing' if not box else 'x=%.0f y=%.0f w=%.0f h=%.0f' % tuple(box[k] for k in ('x', 'y', 'width', 'height'))}")
+            where = "missing" if not box else "x={x:.0f} y={y:.0f} w={width:.0f} h={height:.0f}".format(**box)
+            print(f"  {name}: {where}")
     for k, what in enumerate(inj["lost"]):
         print(f"injection click lost ({k + 1} of {len(inj['lost'])}): {what}")
     if inj["stopped"]:

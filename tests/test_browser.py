@@ -117,7 +117,8 @@ def test_play_inject_and_see_the_compensation(url, chromium):
         swapped = clock(root)                              # new runs swapped in: the clock goes on (or ends)
         page.wait_for_function(
             "([r, t]) => parseFloat(r.getAttribute('data-t')) >= t"
-            " || !!r.querySelector('button[aria-label=\"Play again\"]') || !!r.querySelector('button[aria-label=\"Play\"]')",
+            " || !!r.querySelector('button[aria-label=\"Play again\"]')"
+            " || !!r.querySelector('button[aria-label=\"Play\"]')",
             arg=[root, swapped + 0.2], polling=50, timeout=15_000)
         assert page.get_by_role("button", name="Play", exact=True).count() == 0, \
             f"the clock stopped at t = {clock(root)} after the injection (swapped in at {swapped}), before the end"
