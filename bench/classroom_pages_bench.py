@@ -38,7 +38,7 @@ Measured:
 clients, to check the clients against a page: its delay is read from the stage's Play/Pause button
 (its ``aria-label`` flips when the clock command arrives), timed in the page with ``Date.now()``.
 
-    python bench/classroom_pages_bench.py                       # 60 learners, ~1.5-2 minutes
+    python bench/classroom_pages_bench.py                       # 60 learners, ~2-3 minutes
     python bench/classroom_pages_bench.py --learners 20 --actions 4
     python bench/classroom_pages_bench.py --browser             # and one real Chromium learner
     python bench/classroom_pages_bench.py --json /tmp/pages.json
