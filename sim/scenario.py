@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -202,15 +202,26 @@ class Scenario:
             g.add_edges_from((s.name, publisher[ev]) for ev in s.waits_for)
         return g
 
-    def subscription_cycles(self):
-        """Cycles among choreography subscriptions ("who waits for whom"), as lists of steps."""
+    def subscription_cycle(self):
+        """One cycle among choreography subscriptions ("who waits for whom") as a list of
+        steps starting at the latest one (as the run does), or None.
+
+        One is found, never all listed: a dozen steps with dense ``waits_for`` have
+        millions of cycles, and one is enough to know that choreography deadlocks.
+        """
         import networkx as nx
+        try:
+            c = [u for u, _ in nx.find_cycle(self.waits_graph())]
+        except nx.NetworkXNoCycle:
+            return None
         index = {s.name: s.index for s in self.steps}
-        out = []
-        for c in nx.simple_cycles(self.waits_graph()):
-            k = c.index(max(c, key=index.get))       # start at the latest step, as the run does
-            out.append(c[k:] + c[:k])
-        return sorted(out, key=lambda c: (len(c), c))
+        k = c.index(max(c, key=index.get))
+        return c[k:] + c[:k]
+
+    def subscription_cycles(self):
+        """``[subscription_cycle()]``, or ``[]`` when there is none (kept for callers that list)."""
+        c = self.subscription_cycle()
+        return [c] if c else []
 
 
 # ---------------------------------------------------------------- loading
@@ -438,6 +449,7 @@ class _Validator:
                 self.fail(f"{fld}.type", f"must be compensable, pivot or retriable, got {typ!r}")
             waits = s.get("waits_for")
             raw.append((name, typ, waits, fld))
+        self.unique_messages(raw)
         if raw[0][0] != "order":
             self.fail("steps[0]", f"the first step must be order (the customer's request reaches the order "
                                   f"service first), got {raw[0][0]!r}")
@@ -478,6 +490,18 @@ class _Validator:
                 waits = tuple(dict.fromkeys(waits))
             steps.append(Step(name, i, typ, tuple(waits), step_messages(name)))
         return tuple(steps)
+
+    def unique_messages(self, raw):
+        """Every message name belongs to one step: ``x1`` and ``x_1`` (both ``X1Done``), or a
+        custom step ``refund`` (``RefundFailed``, payment's undo-failed reply), would be confused."""
+        owner = {"ApproveOrder": ("order", "steps[0]"), "OrderApproved": ("order", "steps[0]")}
+        for name, _typ, _waits, fld in raw:
+            for msg in dict.fromkeys(astuple(step_messages(name))):
+                first = owner.get(msg)
+                if first is not None and first[0] != name:
+                    self.fail(f"{fld}.name", f"step {name!r} would use the message name {msg!r}, which step "
+                                             f"{first[0]!r} ({first[1]}) already uses; rename one of the two steps")
+                owner[msg] = (name, fld)
 
     def timing(self, value, services):
         value = self.mapping(value, "timing")
