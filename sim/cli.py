@@ -119,6 +119,7 @@ def _text(scenario, runs) -> str:
         lines.extend(narrate(r, include_messages=False))
         lines.append("outcomes: " + ", ".join(f"saga {k} {v}" for k, v in r["outcomes"].items()))
         lines.append("invariants: " + ", ".join(f"{k} {'ok' if v else 'BROKEN'}" for k, v in r["invariants"].items()))
+        lines.extend(f"not ended: saga {k} {v}" for k, v in r.get("unfinished", {}).items())
         m = r["metrics"]
         lines.append(f"metrics: duration {m['duration']:g}, messages {m['messages']}, compensations "
                      f"{m['compensations']}, retries {m['retries']}, timeouts {m['timeouts']}")

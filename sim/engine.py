@@ -136,6 +136,7 @@ class Sim:
         self.ended = {}                        # saga -> end time
         self.victims = set()                   # sagas chosen as deadlock victims
         self.rolled_back = set()               # deadlocked sagas whose rollback has finished
+        self.unsettled = {}                    # choreography: saga -> why, order undone, a branch not yet
         self.next_saga = scenario.saga_count + 1
         # metrics
         self.m = dict(messages=0, sent=0, dropped=0, duplicated=0, delayed=0, duplicates_ignored=0,
@@ -297,8 +298,10 @@ class Sim:
         if before is not None:
             if before == "deadlocked" and outcome == "compensated":
                 self.rolled_back.add(saga)
-            # stuck may heal into an ending; a deadlocked saga whose rollback fails is stuck
-            healed = before == "stuck" and outcome != "stuck"
+            # stuck may heal into an ending (orchestration: a late reply to the command it gave up on;
+            # in choreography nothing comes back for a stuck saga, so what ends it later is only a
+            # part of it); a deadlocked saga whose rollback fails is stuck
+            healed = before == "stuck" and outcome != "stuck" and self.orchestrator is not None
             if not (healed or (before in ("deadlocked", "compensated") and outcome == "stuck")):
                 return False
         self.outcome[saga] = outcome
@@ -310,6 +313,32 @@ class Sim:
         if saga in self.victims and outcome in ("compensated", "deadlocked"):
             self.later(self.timing.backoff, self._retry_victim, saga)
         return True
+
+    def rollback_done(self, saga, service, because):
+        """Choreography: the order service has undone its step. The saga is compensated once
+        no step of it is still applied or busy (a branch beside the failed step may still be
+        undoing, or be down with its compensation); until then it is still in flight."""
+        if self._settled(saga):
+            self.end_saga(saga, "compensated", service, {"because": because})
+        else:
+            self.unsettled[saga] = because
+
+    def _settled(self, saga):
+        if any(self.net[saga]):
+            return False
+        for p in self.services.values():
+            st = p.sagas.get(saga)
+            if st is not None and (st.status == "working" or st.status == "compensating"
+                                   or st.pending_undo is not None):
+                return False
+        return True
+
+    def settle(self, saga, service):
+        """A step of ``saga`` finished something: end the rollback the order service is waiting on."""
+        because = self.unsettled.get(saga)
+        if because is not None and self._settled(saga):
+            del self.unsettled[saga]
+            self.end_saga(saga, "compensated", service, {"because": because})
 
     def _retry_victim(self, saga):
         old = self.orders[saga]
@@ -344,11 +373,11 @@ class Sim:
                 listen(s.messages.failed, publisher, "undo")
                 listen(s.messages.undone, publisher, "undo")
         # steps that run side by side (neither waits, even indirectly, for the other)
-        # also listen for each other's failure: nothing else would tell them
+        # also listen for each other's failure: nothing else would tell them (a retriable step
+        # publishes a failure only as a deadlock's victim, and then its neighbours must hear it)
         for a in steps[1:]:
             for b in steps[1:]:
-                if a is not b and b.type != "retriable" and not nx.has_path(g, a.name, b.name) \
-                        and not nx.has_path(g, b.name, a.name):
+                if a is not b and not nx.has_path(g, a.name, b.name) and not nx.has_path(g, b.name, a.name):
                     listen(b.messages.failed, a.name, "undo")
         # the order service approves when every last step (one nobody waits for) has succeeded
         waited = {ev for s in steps for ev in s.waits_for}
@@ -718,8 +747,9 @@ class Participant:
             return self._compensate(saga, msg, because)
         if st.status == "working":
             st.pending_undo = (None, because)
-        elif st.status is None:
-            # nothing to undo, but remember: a late request must be refused
+        elif st.status is None or (st.status == "failed" and self.step.type == "retriable"):
+            # nothing to undo, but remember: a late request, or a retriable step's pending retry
+            # (its failure was never published), must be refused
             st.status = "cancelled"
             self.sim.emit("compensation_succeeded", saga, self.name,
                           {"step": self.step.index + 1, "noop": True,
@@ -731,7 +761,7 @@ class Participant:
         """Choreography: tell the step before ours that ours is undone (order ends the saga)."""
         sim = self.sim
         if self.is_order:
-            sim.end_saga(saga, "compensated", self.name, {"because": because})
+            sim.rollback_done(saga, self.name, because)
             return
         d = {"reason": because, "noop": True} if noop else {"reason": because}
         sim.publish(self.name, saga, self.step.index, "undone", self.step.messages.undone, COMPENSATION, d)
@@ -800,7 +830,7 @@ class Participant:
             if step.type == "retriable":
                 self._retry_forward(saga, reason)
             elif self.is_order:
-                sim.end_saga(saga, "compensated", self.name, {"because": why})
+                sim.rollback_done(saga, self.name, why)
             else:
                 sim.publish(self.name, saga, step.index, "failed", step.messages.failed, FAILURE,
                             {"reason": why})
@@ -808,6 +838,8 @@ class Participant:
         self._finish(job, self._reply(job, "failed", step.messages.failed, FAILURE, {"reason": why}))
         if to_broker:
             st.pending_undo = None        # our own failure travels back instead
+            if sim.unsettled:
+                sim.settle(saga, self.name)
         else:
             self._run_pending_undo(st, saga)
 
@@ -908,6 +940,10 @@ class Participant:
                       "reason": "a compensation of this saga is already in progress here"})
             self._finish(job, None, remember=False)
             return
+        if sim.net[saga][step.index] <= 0:
+            return self._nothing_to_undo(saga, job, st, because)
+        if step.type != "compensable":
+            return self._cannot_undo(saga, job, st)
         st.status = "compensating"
         st.because = because
         st.comp_attempts += 1
@@ -920,6 +956,45 @@ class Participant:
                  {"step": step.index + 1, "attempt": st.comp_attempts, "reason": because,
                   "action": self.undo_text(saga)})
         sim.later(work, self._compensate_done, saga, job, fail, self.epoch)
+
+    def _nothing_to_undo(self, saga, job, st, because):
+        """A compensation when none of this saga's step is applied here: a no-op, by construction.
+
+        A participant reverts only what it applied (``sim.net`` counts its applications), so a
+        second request (a queued retry, a copy, a compensation asked for by two neighbours) can
+        never refund, release or reject twice, nor undo a step that never ran.
+        """
+        sim, step = self.sim, self.step
+        told = st.status == "compensated"       # undone before: the news was passed back then
+        if not told:
+            st.status = "cancelled"              # a late request for the step will be refused
+        sim.emit("compensation_succeeded", saga, self.name,
+                 {"step": step.index + 1, "noop": True,
+                  "reason": "already undone here: nothing left to undo" if told else
+                  f"its step is not applied here, so there is nothing to undo ({because})"})
+        if job.src == "orchestrator":
+            self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION, {"noop": True}))
+            return
+        if not told:
+            self._pass_back(saga, because, noop=True)
+        self._finish(job, None)
+        if sim.unsettled:
+            sim.settle(saga, self.name)
+
+    def _cannot_undo(self, saga, job, st):
+        """A pivot or retriable step that succeeded has no compensation: the saga is past its point
+        of no return and can only go forward, so rolling it back needs a human."""
+        sim, step = self.sim, self.step
+        reason = (f"{self.name} is a {step.type} step and has succeeded: it cannot be undone, so the saga "
+                  "can be neither rolled back nor finished; a human must act")
+        sim.emit("compensation_failed", saga, self.name,
+                 {"step": step.index + 1, "attempt": st.comp_attempts, "reason": reason})
+        if job.src == "orchestrator":
+            self._finish(job, self._reply(job, "undo_failed", step.messages.undo_failed, COMPENSATION,
+                                          {"reason": reason, "final": True}))
+            return
+        sim.end_saga(saga, "stuck", self.name, {"reason": reason})
+        self._finish(job, None)
 
     def undo_text(self, saga):
         order = self.sim.orders[saga]
@@ -963,6 +1038,8 @@ class Participant:
                  {"step": step.index + 1, "attempt": st.comp_attempts, "effect": effect})
         if job.src != "orchestrator":
             self._pass_back(saga, st.because)
+            if sim.unsettled:
+                sim.settle(saga, self.name)
         self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION))
 
     def revert(self, saga):
@@ -979,10 +1056,16 @@ class Participant:
             return (f"refunded {order.customer} {order.price:g} (a new ledger entry; balance "
                     f"{sim.balances[order.customer]:g})")
         if self.name == "inventory":
-            got = sim.reserved.pop(saga, {})
-            for item, qty in got.items():
+            got = sim.reserved[saga]            # one application's units (see apply): never more
+            for item, qty in order.items:
                 sim.stock[item] += qty
-            return "released " + (", ".join(f"{q} {i}" for i, q in got.items()) or "nothing")
+                if got[item] == qty:
+                    del got[item]
+                else:
+                    got[item] -= qty
+            if not got:
+                del sim.reserved[saga]
+            return "released " + ", ".join(f"{q} {i}" for i, q in order.items)
         return f"{self.name} undone"
 
     # -------------------------------------------------------- approval
@@ -1425,7 +1508,7 @@ class Orchestrator:
             self._next_undo(o, self._because(o))
         elif op == "undo_failed":
             self.write(o.saga, "compensation_failed", step, extra={"reason": because})
-            if o.failures > sim.timing.max_retries:
+            if o.failures > sim.timing.max_retries or msg.detail.get("final"):
                 self._stuck(o, f"{sim.steps[step].name} could not compensate after {o.failures} attempts "
                                f"({because}); a human must act")
                 return
