@@ -135,6 +135,8 @@ class Sim:
         self.started = {}                      # saga -> start time
         self.ended = {}                        # saga -> end time
         self.victims = set()                   # sagas chosen as deadlock victims
+        self.age = {}                          # saga -> when its order first started (a retry keeps it)
+        self.tries = {}                        # saga -> how many times its order was a victim before
         self.rolled_back = set()               # deadlocked sagas whose rollback has finished
         self.unsettled = {}                    # choreography: saga -> why, order undone, a branch not yet
         self.next_saga = scenario.saga_count + 1
@@ -282,6 +284,8 @@ class Sim:
         saga = order.id
         self.orders[saga] = order
         self.started[saga] = self.env._now
+        if self.locks is not None:
+            self.age[saga] = self.env._now if retry_of is None else self.age[retry_of]
         self.net[saga] = [0] * self.n_steps
         entry = self.orchestrator if self.orchestrator else self.services["order"]
         if self.keep:
@@ -311,7 +315,7 @@ class Sim:
         if self.locks:
             self.locks.release_all(saga)
         if saga in self.victims and outcome in ("compensated", "deadlocked"):
-            self.later(self.timing.backoff, self._retry_victim, saga)
+            self.later(self.victim_backoff(saga), self._retry_victim, saga)
         return True
 
     def rollback_done(self, saga, service, because):
@@ -340,10 +344,16 @@ class Sim:
             del self.unsettled[saga]
             self.end_saga(saga, "compensated", service, {"because": because})
 
+    def victim_backoff(self, saga):
+        """Backoff before a deadlock victim's retry: timing.backoff, doubled for each earlier time
+        its order was a victim (at most 64 times), so retries that collide again spread out."""
+        return self.timing.backoff * (1 << min(6, self.tries.get(saga, 0)))
+
     def _retry_victim(self, saga):
         old = self.orders[saga]
         new_id = self.next_saga
         self.next_saga += 1
+        self.tries[new_id] = self.tries.get(saga, 0) + 1
         order = type(old)(new_id, old.customer, old.items, old.price, self.env._now)
         self.start_saga(order, retry_of=saga)
 
@@ -747,6 +757,7 @@ class Participant:
             return self._compensate(saga, msg, because)
         if st.status == "working":
             st.pending_undo = (None, because)
+            self._withdraw_lock_wait(saga)
         elif st.status is None or (st.status == "failed" and self.step.type == "retriable"):
             # nothing to undo, but remember: a late request, or a retriable step's pending retry
             # (its failure was never published), must be refused
@@ -756,6 +767,13 @@ class Participant:
                            "reason": f"its step never ran, so it only passes the news back ({because})"})
             self._pass_back(saga, because, noop=True)
         self._finish(msg, None)
+
+    def _withdraw_lock_wait(self, saga):
+        """A compensation came for a saga whose step waits for a semantic lock: the wait is
+        given up (nothing was reserved for it), instead of holding the compensation behind the lock."""
+        locks = self.sim.locks
+        if locks is not None and saga in locks.blocked and self.name == "inventory":
+            locks.abort_waiter(saga, "withdrawn: its saga is being compensated while it waited for the lock on ")
 
     def _pass_back(self, saga, because, noop=False):
         """Choreography: tell the step before ours that ours is undone (order ends the saga)."""
@@ -919,6 +937,7 @@ class Participant:
                 st.pending_undo = (job, because)
                 if self.capacity is not None:
                     self._release_worker()  # the command waits (still in `working`) without a worker
+                self._withdraw_lock_wait(saga)
                 return
             if st.status == "compensated":
                 self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION))
@@ -1127,16 +1146,24 @@ class LockTable:
     """Semantic locks on stock items: a saga marks an item pending until it ends.
 
     Another saga that needs the item waits. The wait-for graph (sagas) finds
-    a cycle the moment it forms; the youngest saga in it is the victim.
+    a cycle the moment it forms; the youngest saga in it, by age, is the victim.
+    A saga's age is when its order first started: a victim retried as a new saga
+    keeps it, so the oldest order is never the victim again and always finishes
+    (the age rule of wait-die and wound-wait), and each retry waits twice as long
+    as the one before (``Sim.victim_backoff``).
+
+    A saga may ask for the same lock more than once (a non-idempotent consumer
+    runs a duplicated command again): the table keeps one holder per item, a set
+    of items per saga, and drops the waiting requests of a saga that has ended.
     """
 
     def __init__(self, sim):
         self.sim = sim
         self.holder = {}        # item -> saga
         self.waiting = {}       # item -> deque of (saga, resume)
-        self.held_by = {}       # saga -> [items]
+        self.held_by = {}       # saga -> {item: None} (a set that keeps the order of locking)
         self.graph = nx.DiGraph()
-        self.blocked = {}       # saga -> (item, cancel)
+        self.blocked = {}       # saga -> item it waits for
 
     def reserve_items(self, svc, saga, msg, fail, work, epoch):
         """Inventory under semantic locks: lock and reserve each item in turn."""
@@ -1168,36 +1195,44 @@ class LockTable:
         """Saga ``saga`` waits for ``holder``: add the edge, and break a cycle if it closes one."""
         sim = self.sim
         self.graph.add_edge(saga, holder)
+        sim.work += 1
         try:
             cycle = [u for u, _ in nx.find_cycle(self.graph, saga)]
         except nx.NetworkXNoCycle:
             return
-        victim = max(cycle, key=lambda s: (sim.started[s], s))
+        sim.work += len(cycle)
+        victim = max(cycle, key=lambda s: (sim.age[s], s))
         k = cycle.index(victim)
         cycle = cycle[k:] + cycle[:k]
         sim.m["deadlocks"] += 1
         names = [f"saga {s}" for s in cycle]
         why = (f"{' -> '.join(names + [names[0]])}: each holds a lock the next one waits for; saga {victim} "
-               "is the youngest, so it is compensated and retried after a backoff")
+               "is the youngest (by when its order first started), so it is compensated and retried after "
+               "a backoff")
         sim.emit("deadlock_detected", victim, service,
                  {"cycle": names, "victim": f"saga {victim}", "reason": why,
                   "items": [self.blocked.get(s) for s in cycle]})
         sim.victims.add(victim)
-        self._abort_waiter(victim)
+        self.abort_waiter(victim)
 
-    def _abort_waiter(self, saga):
-        item = self.blocked.pop(saga)
-        q = self.waiting[item]
-        for j, (s, resume) in enumerate(q):
+    def abort_waiter(self, saga, why="deadlock victim: gave up waiting for the lock on "):
+        item = self.blocked.pop(saga, None)
+        q = self.waiting.get(item) or ()
+        resume = None
+        for j, (s, r) in enumerate(q):
             if s == saga:
+                resume = r
                 del q[j]
                 break
-        self.graph.remove_node(saga)
+        if self.graph.has_node(saga):
+            self.graph.remove_node(saga)
+        if resume is None:
+            return
         svc, saga, msg, fail, per_item, epoch, items, k = resume
         # undo this step's own partial reservation: a local transaction abort
         for it in items[:k]:
             self.release(it, saga)
-        svc._forward_done(saga, msg, fail, epoch, "deadlock victim: gave up waiting for the lock on " + item)
+        svc._forward_done(saga, msg, fail, epoch, why + item)
 
     def forget_waiters(self):
         """Inventory crashed: the sagas waiting for a lock were in its memory; their
@@ -1213,23 +1248,35 @@ class LockTable:
         if self.holder.get(item) == saga:
             return
         self.holder[item] = saga
-        self.held_by.setdefault(saga, []).append(item)
+        self.held_by.setdefault(saga, {})[item] = None       # a set in the order the locks were taken
         self.sim.emit("lock_acquired", saga, "inventory", {"item": item})
 
     def release(self, item, saga):
         if self.holder.get(item) != saga:
             return
         del self.holder[item]
-        self.held_by.get(saga, []).remove(item)
+        self.held_by.get(saga, {}).pop(item, None)
         self.sim.emit("lock_released", saga, "inventory", {"item": item})
         q = self.waiting.get(item)
         if self.graph.has_node(saga):
             for s, _ in list(q or ()):
                 if self.graph.has_edge(s, saga):
                     self.graph.remove_edge(s, saga)
+        ended = self.sim.outcome
         if q:
+            # requests of sagas that have ended are dropped; the lock goes to the oldest waiter
+            live = [(s, r) for s, r in q if s not in ended or ended[s] == "stuck"]
+            self.sim.work += len(q)
+            q.clear()
+            if live:
+                age = self.sim.age
+                first = min(range(len(live)), key=lambda j: (age[live[j][0]], live[j][0], j))
+                q.extend(live[:first] + live[first + 1:])
+                q.appendleft(live[first])
+        while q:
             s, resume = q.popleft()
-            self.blocked.pop(s, None)
+            if self.blocked.get(s) == item:
+                del self.blocked[s]
             self._acquire(item, s)
             svc, s, msg, fail, per_item, epoch, items, k = resume
             self.sim.later(per_item, self._next, svc, s, msg, fail, per_item, epoch, items, k + 1)
@@ -1237,13 +1284,14 @@ class LockTable:
             for w, _ in list(q):
                 if w in self.blocked and w != s and self.blocked[w] == item:
                     self._wait_for(w, s, svc.name)
+            break
 
     def release_all(self, saga):
         for item in list(self.held_by.get(saga, ())):
             self.release(item, saga)
         self.held_by.pop(saga, None)
-        if saga in self.blocked:
-            item = self.blocked.pop(saga)
+        item = self.blocked.pop(saga, None)
+        if item is not None and item in self.waiting:
             self.waiting[item] = deque((s, r) for s, r in self.waiting[item] if s != saga)
         if self.graph.has_node(saga):
             self.graph.remove_node(saga)
