@@ -7,7 +7,10 @@ the field and what is wrong. Nothing runs on a bad file.
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
+import unicodedata
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
@@ -28,6 +31,8 @@ STEP_TYPES = ("compensable", "pivot", "retriable")
 ISOLATION = ("none", "semantic_lock")
 OUTCOMES = ("completed", "compensated", "stuck", "deadlocked", "in_flight")
 INVARIANTS = ("money_conserved", "stock_conserved", "sagas_atomic", "orders_consistent")
+_NUMBER_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+MAX_SEED = 2**31                 # the largest seed the app's seed box and its links take
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _STEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -252,25 +257,52 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def load_scenario(path) -> Scenario:
-    path = Path(path)
+def read_input_file(path, limit=MAX_FILE_BYTES, what="a scenario file") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, or a ScenarioError.
+
+    Only a regular file is read (a folder, ``/dev/zero``, a FIFO or a terminal is refused
+    without reading: opened non-blocking, checked with ``fstat`` on the open file), and the
+    size is counted while reading, never trusted from ``stat`` (``/proc`` files say 0).
+    """
     source = str(path)
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise ScenarioError("no such file", source) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a folder, not " + what, source) from None
     except OSError as e:
         raise ScenarioError(f"cannot read: {e.strerror}", source) from None
-    if path.is_dir():
-        raise ScenarioError("is a folder, not a scenario file", source)
-    if size > MAX_FILE_BYTES:
-        raise ScenarioError(f"is {size} bytes; a scenario file may have at most {MAX_FILE_BYTES}", source)
     try:
-        text = path.read_text(encoding="utf-8")
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScenarioError("is a folder, not " + what, source)
+        if not stat.S_ISREG(st.st_mode):
+            raise ScenarioError(f"is not a regular file (a device, pipe or socket); {what} must be one", source)
+        chunks, size = [], 0
+        while size <= limit:
+            try:
+                chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            except OSError as e:
+                raise ScenarioError(f"cannot read: {e.strerror}", source) from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ScenarioError(f"is more than {limit} bytes; {what} may have at most {limit}", source)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def load_scenario(path) -> Scenario:
+    source = str(path)
+    raw = read_input_file(path)
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError("is not UTF-8 text", source) from None
-    except OSError as e:
-        raise ScenarioError(f"cannot read: {e.strerror}", source) from None
     return parse_scenario(text, source)
 
 
@@ -308,6 +340,10 @@ class _Validator:
 
     # -- scalar helpers
     def number(self, value, fld, *, minimum=0.0, strict=False, integer=False, maximum=MAX_HORIZON):
+        if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
+            value = float(value)        # 1e7: YAML 1.1 reads it as text (it wants 1.0e+7)
+            if value.is_integer() and abs(value) < 2**63:
+                value = int(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(fld, f"must be a number, got {value!r}")
         try:
@@ -315,13 +351,13 @@ class _Validator:
         except OverflowError:
             finite = False
         if not finite:
-            self.fail(fld, f"must be a finite number of sensible size (at most {maximum:g})")
+            self.fail(fld, f"must be a finite number of sensible size (at most {_num(maximum)})")
         if integer and float(value) != int(value):
             self.fail(fld, f"must be a whole number, got {value!r}")
         if value < minimum or (strict and value == minimum):
-            self.fail(fld, f"must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
+            self.fail(fld, f"must be {'>' if strict else '>='} {_num(minimum)}, got {value!r}")
         if value > maximum:
-            self.fail(fld, f"must be at most {maximum:g}, got {value!r}")
+            self.fail(fld, f"must be at most {_num(maximum)}, got {value!r}")
         return int(value) if integer else float(value)
 
     def text(self, value, fld, default=""):
@@ -329,7 +365,15 @@ class _Validator:
             return default
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             self.fail(fld, f"must be text, got {type(value).__name__}")
-        return str(value).strip()
+        return self.printable(str(value).strip(), fld, prose=True)
+
+    def printable(self, text, fld, prose=False):
+        """Refuse control characters (a terminal escape sequence, a carriage return) in text that is
+        printed: the text format writes it to a terminal. Prose keeps line breaks and tabs."""
+        for c in text:
+            if unicodedata.category(c) in ("Cc", "Cf") and not (prose and c in "\n\t"):
+                self.fail(fld, f"contains the control character {c!r}; text may not")
+        return text
 
     def mapping(self, value, fld, required=False):
         if value is None and not required:
@@ -398,7 +442,7 @@ class _Validator:
             style=style, seed=seed, timing=timing, idempotent=idempotent, isolation=isolation,
             faults=faults, questions=self.questions(data.get("questions")), path=self.source)
         if sc.horizon > MAX_HORIZON:
-            self.fail("timing.horizon", f"the run would last {sc.horizon:g}; at most {MAX_HORIZON:g}")
+            self.fail("timing.horizon", f"the run would last {_num(sc.horizon)}; at most {_num(MAX_HORIZON)}")
         expect = self.expect(data.get("expect"), sc)
         object.__setattr__(sc, "expect", expect)
         return sc
@@ -411,6 +455,7 @@ class _Validator:
         for name, amount in value.items():
             if not isinstance(name, str) or not name.strip():
                 self.fail(fld, f"names must be text, got {name!r}")
+            self.printable(name, f"{fld}.{name!r}")
             sub = f"{fld}.{name}"
             if key is not None:
                 if isinstance(amount, dict):
@@ -660,6 +705,11 @@ class _Validator:
                 if not isinstance(val, bool):
                     self.fail(f"{fld}.invariants.{inv}", f"must be true or false, got {val!r}")
         return value
+
+
+def _num(x) -> str:
+    """A limit as people write it: 10000000, not 1e+07."""
+    return f"{int(x)}" if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
 def _kind(value):
