@@ -15,6 +15,7 @@ The parts: ``Broker`` (delay, faults, messages held for a service that is down),
 """
 from __future__ import annotations
 
+import bisect
 import gc
 import heapq
 import itertools
@@ -116,6 +117,7 @@ class Sim:
         self.queue = self.env._queue
         self.next_eid = self.env._eid.__next__
         self.faults = [_FaultState(f) for f in faults]
+        self._index_faults()
         self.timing = t = scenario.timing
         self.jitter = t.jitter
         self.delay = t.network_delay
@@ -219,15 +221,48 @@ class Sim:
         return m
 
     # ------------------------------------------------------------ faults
+    def _index_faults(self):
+        """Faults indexed by what they strike: a step fault by (kind, service, saga or None), a
+        broker fault by (message or None, saga or None). A fault joins its index when its time
+        ``at`` comes, and a broker fault whose count is used up leaves it, so a lookup reads only
+        the faults that can match (in the order given: the first match wins, as in a plain scan)."""
+        self.step_index = {}
+        self.broker_index = {}
+        future = []
+        for idx, fs in enumerate(self.faults):
+            if fs.fault.kind != "crash":
+                future.append((fs.fault.at, idx, fs))
+        future.sort(key=lambda x: (x[0], x[1]))
+        self._future = deque(future)
+        self._next_at = future[0][0] if future else float("inf")
+
+    def _activate(self, now):
+        future = self._future
+        while future and future[0][0] <= now:
+            _, idx, fs = future.popleft()
+            f = fs.fault
+            key = (f.message, f.saga) if f.target == "broker" else (f.kind, f.target, f.saga)
+            index = self.broker_index if f.target == "broker" else self.step_index
+            bisect.insort(index.setdefault(key, []), (idx, fs))
+        self._next_at = future[0][0] if future else float("inf")
+
+    def _candidates(self, index, general, specific):
+        a, b = index.get(general), index.get(specific)
+        if not b:
+            if not a:
+                return ()
+            self.work += len(a)
+            return a
+        self.work += len(b) + (len(a) if a else 0)
+        return heapq.merge(a, b) if a else b
+
     def step_fault(self, kind, service, saga):
         """The first matching fault of ``kind`` for an attempt starting now, or None."""
         now = self.env._now
-        for fs in self.faults:
+        if now >= self._next_at:
+            self._activate(now)
+        for _, fs in self._candidates(self.step_index, (kind, service, None), (kind, service, saga)):
             f = fs.fault
-            if f.kind != kind or f.target != service or now < f.at:
-                continue
-            if f.saga is not None and f.saga != saga:
-                continue
             if f.times is not None:
                 n = fs.per_saga.get(saga, 0)
                 if n >= f.times:
@@ -242,19 +277,25 @@ class Sim:
 
     def broker_fault(self, msg):
         now = self.env._now
-        for fs in self.faults:
+        if now >= self._next_at:
+            self._activate(now)
+        index = self.broker_index
+        if not index:
+            return None
+        lists = [index.get(k) for k in ((None, None), (None, msg.saga), (msg.name, None), (msg.name, msg.saga))]
+        lists = [x for x in lists if x]
+        if not lists:
+            return None
+        self.work += sum(len(x) for x in lists)
+        for idx, fs in (lists[0] if len(lists) == 1 else list(heapq.merge(*lists))):
             f = fs.fault
-            if f.target != "broker" or now < f.at:
-                continue
-            if f.message is not None and f.message != msg.name:
-                continue
-            if f.saga is not None and f.saga != msg.saga:
-                continue
             if fs.used >= (f.count or 1):
                 continue
             if f.probability is not None and self.rng.random() >= f.probability:
                 continue
             fs.used += 1
+            if fs.used >= (f.count or 1):          # used up: out of the index
+                index[(f.message, f.saga)].remove((idx, fs))
             self.emit("fault_injected", msg.saga, "broker",
                       {"fault": fs.spec, "kind": f.kind, "message": msg.name, "msg_id": msg.id})
             return f
@@ -1326,6 +1367,7 @@ class Orchestrator:
         self.down = False
         self.epoch = 0
         self.log = []             # the saga log (durable): see write and records
+        self.open_log = {}        # saga -> positions of its records in the log, while the saga is open
         self.sagas = {}           # in memory: lost on a crash, rebuilt from the log
         self.waiting = []         # customer requests that came while down
         self.seen_replies = set()
@@ -1346,6 +1388,16 @@ class Orchestrator:
         per command until the end of the run), and recovery rebuilds it (``_rebuild``).
         """
         sim = self.sim
+        # recovery reads the records of open sagas only: the log keeps an index of them (an ended
+        # saga leaves it), so a recovery costs what is open, not the whole history
+        if state == "started":
+            self.open_log[saga] = [len(self.log)]
+        elif state == "completed" or state == "aborted" or (state == "stuck" and not extra.get("awaiting")):
+            self.open_log.pop(saga, None)
+        else:
+            positions = self.open_log.get(saga)
+            if positions is not None:
+                positions.append(len(self.log))
         self.log += (saga, state, step, None if cmd is None else cmd.id, extra)
         if sim.keep:
             d = {"state": state}
@@ -1638,10 +1690,14 @@ class Orchestrator:
         sim = self.sim
         self.down = False
         replayed = 0
-        for saga, state, step, cmd_id, extra in self.records():    # rebuild every saga from the saga log
-            cmd = None if cmd_id is None else self._rebuild(saga, state, step, cmd_id)
-            self._apply(saga, state, step, cmd, extra)
-            replayed += 1
+        log = self.log
+        for positions in self.open_log.values():    # rebuild every open saga from its records in the saga log
+            for k in positions:
+                saga, state, step, cmd_id, extra = log[k:k + 5]
+                cmd = None if cmd_id is None else self._rebuild(saga, state, step, cmd_id)
+                self._apply(saga, state, step, cmd, extra)
+                replayed += 1
+        sim.work += replayed
         open_ = [o for o in self.sagas.values() if o.phase not in ("ended", "stuck")]
         sim.emit("service_recovered", None, self.name,
                  {"replayed_log_records": replayed, "open_sagas": len(open_),
