@@ -34,8 +34,37 @@ FORWARD, FAILURE, COMPENSATION, REPLY = "forward", "failure", "compensation", "r
 _FLOW_DETAIL = {f: {"flow": f} for f in (FORWARD, FAILURE, COMPENSATION, REPLY)}
 _NO_FIELDS = {}
 _RETRY = {"retry": True}
-MAX_WORK = 50_000_000          # scheduled SimPy events: a runaway run stops here
-MAX_TRACE = 5_000_000          # events kept in a trace (a summary run keeps none)
+# The work budget counts everything the engine does: SimPy events scheduled, faults looked at,
+# saga-log records replayed on recovery, wait-for edges and cycles. 6 million units take ~15-25 s
+# on one core of the project machine (~75 s when four sessions share its two cores) and at most
+# ~1.1 GB; estimate() refuses up front what would certainly pass it, the counter stops the rest.
+MAX_WORK = 6_000_000
+MAX_TRACE = 2_000_000          # events kept in a trace (a summary run keeps none): ~0.6 GB
+
+
+def estimate(scenario, style, faults=()):
+    """(work, trace events) a run will at least cost: the happy path's per-saga cost (measured:
+    choreography 2n+2 units and 4n+2 events for n steps, orchestration 3n+4 and 8n+9), plus one
+    look per saga at each random fault of a step (each draws), times the number of sagas."""
+    n, sagas = len(scenario.steps), scenario.saga_count
+    if style == "choreography":
+        work, events = 2 * n + 2, 4 * n + 2
+    else:
+        work, events = 3 * n + 4, 8 * n + 9
+    work += sum(1 for f in faults if f.target != "broker" and f.probability is not None and f.saga is None)
+    return work * sagas, events * sagas
+
+
+def check_budget(scenario, style, faults=(), keep_events=True):
+    """Refuse, before anything runs, a run that would certainly pass the limits (one line)."""
+    work, events = estimate(scenario, style, faults)
+    if work > MAX_WORK:
+        raise RunLimitError(f"this {style} run would cost at least {work:,} units of work ({scenario.saga_count:,} "
+                            f"sagas x {len(scenario.steps)} steps), more than the limit of {MAX_WORK:,}; "
+                            "lower load.count, or use fewer steps or random faults")
+    if keep_events and events > MAX_TRACE:
+        raise RunLimitError(f"this {style} run would make at least {events:,} trace events, more than the "
+                            f"{MAX_TRACE:,} a trace may keep; use --format summary for runs this large")
 
 
 def _dispatch(timer):
@@ -175,8 +204,9 @@ class Sim:
         heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), timer))
 
     def too_much_work(self):
-        raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
-                            f"t={self.env._now:g}; shorten timing.horizon or lower load.count")
+        raise RunLimitError(f"the run did more than {MAX_WORK:,} units of work (SimPy events, faults looked "
+                            f"at, saga-log records replayed) before t={self.env._now:g}; shorten "
+                            "timing.horizon, lower load.count or use fewer faults")
 
     def sample(self):
         now = self.env._now
@@ -478,6 +508,7 @@ class Sim:
                     src = publisher[ev]
                     if self.services[src].state(saga).status in (None, "working"):
                         g.add_edge(s.name, src)
+        self.work += g.number_of_edges() + 1
         try:
             cycle = [u for u, _ in nx.find_cycle(g)]
         except nx.NetworkXNoCycle:
@@ -511,6 +542,7 @@ class Sim:
             heappush(self.queue, (nxt.at, URGENT, self.next_eid(), _Timer(self._arrive, (nxt,))))
 
     def run(self):
+        check_budget(self.sc, self.style, [fs.fault for fs in self.faults], self.keep)
         self.schedule_crashes()
         self._arrivals = iter(_in_time_order(self.sc))
         self._arrive()
