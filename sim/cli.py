@@ -6,7 +6,6 @@ goes past its event budget exits 3 the same way.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -15,7 +14,7 @@ from .export import jsonl_lines
 from .faults import parse_fault
 from .library import list_scenarios
 from .narrate import mermaid, narrate
-from .run import run
+from .run import run, write_json
 from .scenario import STYLES, load_scenario
 
 FORMATS = ("text", "json", "jsonl", "mermaid", "summary")
@@ -87,16 +86,18 @@ def _run(args) -> int:
     faults = [parse_fault(s) for s in args.fault]
     keep = args.format != "summary"
     out = sys.stdout
-    runs = []
+    runs, results = [], []
     for st in styles:
         result = run(scenario, st, seed, faults, keep_events=keep)
         if args.format == "jsonl":
             _write_jsonl(out, result)
             continue
+        if args.format in ("json", "summary"):
+            results.append(result)
+            continue
         runs.append(result.to_dict(events=keep))
     if args.format in ("json", "summary"):
-        json.dump({"scenario": scenario.name, "runs": runs}, out, separators=(",", ":"))
-        out.write("\n")
+        write_json(out, scenario.name, results, events=keep)
     elif args.format == "mermaid":
         out.write("\n".join(mermaid(r) for r in runs))
     elif args.format == "text":
@@ -119,6 +120,7 @@ def _text(scenario, runs) -> str:
         lines.extend(narrate(r, include_messages=False))
         lines.append("outcomes: " + ", ".join(f"saga {k} {v}" for k, v in r["outcomes"].items()))
         lines.append("invariants: " + ", ".join(f"{k} {'ok' if v else 'BROKEN'}" for k, v in r["invariants"].items()))
+        lines.extend(f"not ended: saga {k} {v}" for k, v in r.get("unfinished", {}).items())
         m = r["metrics"]
         lines.append(f"metrics: duration {m['duration']:g}, messages {m['messages']}, compensations "
                      f"{m['compensations']}, retries {m['retries']}, timeouts {m['timeouts']}")

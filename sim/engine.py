@@ -15,6 +15,7 @@ The parts: ``Broker`` (delay, faults, messages held for a service that is down),
 """
 from __future__ import annotations
 
+import bisect
 import gc
 import heapq
 import itertools
@@ -33,8 +34,37 @@ FORWARD, FAILURE, COMPENSATION, REPLY = "forward", "failure", "compensation", "r
 _FLOW_DETAIL = {f: {"flow": f} for f in (FORWARD, FAILURE, COMPENSATION, REPLY)}
 _NO_FIELDS = {}
 _RETRY = {"retry": True}
-MAX_WORK = 50_000_000          # scheduled SimPy events: a runaway run stops here
-MAX_TRACE = 5_000_000          # events kept in a trace (a summary run keeps none)
+# The work budget counts everything the engine does: SimPy events scheduled, faults looked at,
+# saga-log records replayed on recovery, wait-for edges and cycles. 6 million units take ~15-25 s
+# on one core of the project machine (~75 s when four sessions share its two cores) and at most
+# ~1.1 GB; estimate() refuses up front what would certainly pass it, the counter stops the rest.
+MAX_WORK = 6_000_000
+MAX_TRACE = 2_000_000          # events kept in a trace (a summary run keeps none): ~0.6 GB
+
+
+def estimate(scenario, style, faults=()):
+    """(work, trace events) a run will at least cost: the happy path's per-saga cost (measured:
+    choreography 2n+2 units and 4n+2 events for n steps, orchestration 3n+4 and 8n+9), plus one
+    look per saga at each random fault of a step (each draws), times the number of sagas."""
+    n, sagas = len(scenario.steps), scenario.saga_count
+    if style == "choreography":
+        work, events = 2 * n + 2, 4 * n + 2
+    else:
+        work, events = 3 * n + 4, 8 * n + 9
+    work += sum(1 for f in faults if f.target != "broker" and f.probability is not None and f.saga is None)
+    return work * sagas, events * sagas
+
+
+def check_budget(scenario, style, faults=(), keep_events=True):
+    """Refuse, before anything runs, a run that would certainly pass the limits (one line)."""
+    work, events = estimate(scenario, style, faults)
+    if work > MAX_WORK:
+        raise RunLimitError(f"this {style} run would cost at least {work:,} units of work ({scenario.saga_count:,} "
+                            f"sagas x {len(scenario.steps)} steps), more than the limit of {MAX_WORK:,}; "
+                            "lower load.count, or use fewer steps or random faults")
+    if keep_events and events > MAX_TRACE:
+        raise RunLimitError(f"this {style} run would make at least {events:,} trace events, more than the "
+                            f"{MAX_TRACE:,} a trace may keep; use --format summary for runs this large")
 
 
 def _dispatch(timer):
@@ -116,6 +146,7 @@ class Sim:
         self.queue = self.env._queue
         self.next_eid = self.env._eid.__next__
         self.faults = [_FaultState(f) for f in faults]
+        self._index_faults()
         self.timing = t = scenario.timing
         self.jitter = t.jitter
         self.delay = t.network_delay
@@ -135,7 +166,10 @@ class Sim:
         self.started = {}                      # saga -> start time
         self.ended = {}                        # saga -> end time
         self.victims = set()                   # sagas chosen as deadlock victims
+        self.age = {}                          # saga -> when its order first started (a retry keeps it)
+        self.tries = {}                        # saga -> how many times its order was a victim before
         self.rolled_back = set()               # deadlocked sagas whose rollback has finished
+        self.unsettled = {}                    # choreography: saga -> why, order undone, a branch not yet
         self.next_saga = scenario.saga_count + 1
         # metrics
         self.m = dict(messages=0, sent=0, dropped=0, duplicated=0, delayed=0, duplicates_ignored=0,
@@ -170,8 +204,9 @@ class Sim:
         heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), timer))
 
     def too_much_work(self):
-        raise RunLimitError(f"the run scheduled more than {MAX_WORK:,} SimPy events before "
-                            f"t={self.env._now:g}; shorten timing.horizon or lower load.count")
+        raise RunLimitError(f"the run did more than {MAX_WORK:,} units of work (SimPy events, faults looked "
+                            f"at, saga-log records replayed) before t={self.env._now:g}; shorten "
+                            "timing.horizon, lower load.count or use fewer faults")
 
     def sample(self):
         now = self.env._now
@@ -216,15 +251,48 @@ class Sim:
         return m
 
     # ------------------------------------------------------------ faults
+    def _index_faults(self):
+        """Faults indexed by what they strike: a step fault by (kind, service, saga or None), a
+        broker fault by (message or None, saga or None). A fault joins its index when its time
+        ``at`` comes, and a broker fault whose count is used up leaves it, so a lookup reads only
+        the faults that can match (in the order given: the first match wins, as in a plain scan)."""
+        self.step_index = {}
+        self.broker_index = {}
+        future = []
+        for idx, fs in enumerate(self.faults):
+            if fs.fault.kind != "crash":
+                future.append((fs.fault.at, idx, fs))
+        future.sort(key=lambda x: (x[0], x[1]))
+        self._future = deque(future)
+        self._next_at = future[0][0] if future else float("inf")
+
+    def _activate(self, now):
+        future = self._future
+        while future and future[0][0] <= now:
+            _, idx, fs = future.popleft()
+            f = fs.fault
+            key = (f.message, f.saga) if f.target == "broker" else (f.kind, f.target, f.saga)
+            index = self.broker_index if f.target == "broker" else self.step_index
+            bisect.insort(index.setdefault(key, []), (idx, fs))
+        self._next_at = future[0][0] if future else float("inf")
+
+    def _candidates(self, index, general, specific):
+        a, b = index.get(general), index.get(specific)
+        if not b:
+            if not a:
+                return ()
+            self.work += len(a)
+            return a
+        self.work += len(b) + (len(a) if a else 0)
+        return heapq.merge(a, b) if a else b
+
     def step_fault(self, kind, service, saga):
         """The first matching fault of ``kind`` for an attempt starting now, or None."""
         now = self.env._now
-        for fs in self.faults:
+        if now >= self._next_at:
+            self._activate(now)
+        for _, fs in self._candidates(self.step_index, (kind, service, None), (kind, service, saga)):
             f = fs.fault
-            if f.kind != kind or f.target != service or now < f.at:
-                continue
-            if f.saga is not None and f.saga != saga:
-                continue
             if f.times is not None:
                 n = fs.per_saga.get(saga, 0)
                 if n >= f.times:
@@ -239,19 +307,25 @@ class Sim:
 
     def broker_fault(self, msg):
         now = self.env._now
-        for fs in self.faults:
+        if now >= self._next_at:
+            self._activate(now)
+        index = self.broker_index
+        if not index:
+            return None
+        lists = [index.get(k) for k in ((None, None), (None, msg.saga), (msg.name, None), (msg.name, msg.saga))]
+        lists = [x for x in lists if x]
+        if not lists:
+            return None
+        self.work += sum(len(x) for x in lists)
+        for idx, fs in (lists[0] if len(lists) == 1 else list(heapq.merge(*lists))):
             f = fs.fault
-            if f.target != "broker" or now < f.at:
-                continue
-            if f.message is not None and f.message != msg.name:
-                continue
-            if f.saga is not None and f.saga != msg.saga:
-                continue
             if fs.used >= (f.count or 1):
                 continue
             if f.probability is not None and self.rng.random() >= f.probability:
                 continue
             fs.used += 1
+            if fs.used >= (f.count or 1):          # used up: out of the index
+                index[(f.message, f.saga)].remove((idx, fs))
             self.emit("fault_injected", msg.saga, "broker",
                       {"fault": fs.spec, "kind": f.kind, "message": msg.name, "msg_id": msg.id})
             return f
@@ -281,6 +355,8 @@ class Sim:
         saga = order.id
         self.orders[saga] = order
         self.started[saga] = self.env._now
+        if self.locks is not None:
+            self.age[saga] = self.env._now if retry_of is None else self.age[retry_of]
         self.net[saga] = [0] * self.n_steps
         entry = self.orchestrator if self.orchestrator else self.services["order"]
         if self.keep:
@@ -297,8 +373,10 @@ class Sim:
         if before is not None:
             if before == "deadlocked" and outcome == "compensated":
                 self.rolled_back.add(saga)
-            # stuck may heal into an ending; a deadlocked saga whose rollback fails is stuck
-            healed = before == "stuck" and outcome != "stuck"
+            # stuck may heal into an ending (orchestration: a late reply to the command it gave up on;
+            # in choreography nothing comes back for a stuck saga, so what ends it later is only a
+            # part of it); a deadlocked saga whose rollback fails is stuck
+            healed = before == "stuck" and outcome != "stuck" and self.orchestrator is not None
             if not (healed or (before in ("deadlocked", "compensated") and outcome == "stuck")):
                 return False
         self.outcome[saga] = outcome
@@ -308,13 +386,45 @@ class Sim:
         if self.locks:
             self.locks.release_all(saga)
         if saga in self.victims and outcome in ("compensated", "deadlocked"):
-            self.later(self.timing.backoff, self._retry_victim, saga)
+            self.later(self.victim_backoff(saga), self._retry_victim, saga)
         return True
+
+    def rollback_done(self, saga, service, because):
+        """Choreography: the order service has undone its step. The saga is compensated once
+        no step of it is still applied or busy (a branch beside the failed step may still be
+        undoing, or be down with its compensation); until then it is still in flight."""
+        if self._settled(saga):
+            self.end_saga(saga, "compensated", service, {"because": because})
+        else:
+            self.unsettled[saga] = because
+
+    def _settled(self, saga):
+        if any(self.net[saga]):
+            return False
+        for p in self.services.values():
+            st = p.sagas.get(saga)
+            if st is not None and (st.status == "working" or st.status == "compensating"
+                                   or st.pending_undo is not None):
+                return False
+        return True
+
+    def settle(self, saga, service):
+        """A step of ``saga`` finished something: end the rollback the order service is waiting on."""
+        because = self.unsettled.get(saga)
+        if because is not None and self._settled(saga):
+            del self.unsettled[saga]
+            self.end_saga(saga, "compensated", service, {"because": because})
+
+    def victim_backoff(self, saga):
+        """Backoff before a deadlock victim's retry: timing.backoff, doubled for each earlier time
+        its order was a victim (at most 64 times), so retries that collide again spread out."""
+        return self.timing.backoff * (1 << min(6, self.tries.get(saga, 0)))
 
     def _retry_victim(self, saga):
         old = self.orders[saga]
         new_id = self.next_saga
         self.next_saga += 1
+        self.tries[new_id] = self.tries.get(saga, 0) + 1
         order = type(old)(new_id, old.customer, old.items, old.price, self.env._now)
         self.start_saga(order, retry_of=saga)
 
@@ -344,11 +454,11 @@ class Sim:
                 listen(s.messages.failed, publisher, "undo")
                 listen(s.messages.undone, publisher, "undo")
         # steps that run side by side (neither waits, even indirectly, for the other)
-        # also listen for each other's failure: nothing else would tell them
+        # also listen for each other's failure: nothing else would tell them (a retriable step
+        # publishes a failure only as a deadlock's victim, and then its neighbours must hear it)
         for a in steps[1:]:
             for b in steps[1:]:
-                if a is not b and b.type != "retriable" and not nx.has_path(g, a.name, b.name) \
-                        and not nx.has_path(g, b.name, a.name):
+                if a is not b and not nx.has_path(g, a.name, b.name) and not nx.has_path(g, b.name, a.name):
                     listen(b.messages.failed, a.name, "undo")
         # the order service approves when every last step (one nobody waits for) has succeeded
         waited = {ev for s in steps for ev in s.waits_for}
@@ -398,6 +508,7 @@ class Sim:
                     src = publisher[ev]
                     if self.services[src].state(saga).status in (None, "working"):
                         g.add_edge(s.name, src)
+        self.work += g.number_of_edges() + 1
         try:
             cycle = [u for u, _ in nx.find_cycle(g)]
         except nx.NetworkXNoCycle:
@@ -431,6 +542,7 @@ class Sim:
             heappush(self.queue, (nxt.at, URGENT, self.next_eid(), _Timer(self._arrive, (nxt,))))
 
     def run(self):
+        check_budget(self.sc, self.style, [fs.fault for fs in self.faults], self.keep)
         self.schedule_crashes()
         self._arrivals = iter(_in_time_order(self.sc))
         self._arrive()
@@ -718,8 +830,10 @@ class Participant:
             return self._compensate(saga, msg, because)
         if st.status == "working":
             st.pending_undo = (None, because)
-        elif st.status is None:
-            # nothing to undo, but remember: a late request must be refused
+            self._withdraw_lock_wait(saga)
+        elif st.status is None or (st.status == "failed" and self.step.type == "retriable"):
+            # nothing to undo, but remember: a late request, or a retriable step's pending retry
+            # (its failure was never published), must be refused
             st.status = "cancelled"
             self.sim.emit("compensation_succeeded", saga, self.name,
                           {"step": self.step.index + 1, "noop": True,
@@ -727,11 +841,18 @@ class Participant:
             self._pass_back(saga, because, noop=True)
         self._finish(msg, None)
 
+    def _withdraw_lock_wait(self, saga):
+        """A compensation came for a saga whose step waits for a semantic lock: the wait is
+        given up (nothing was reserved for it), instead of holding the compensation behind the lock."""
+        locks = self.sim.locks
+        if locks is not None and saga in locks.blocked and self.name == "inventory":
+            locks.abort_waiter(saga, "withdrawn: its saga is being compensated while it waited for the lock on ")
+
     def _pass_back(self, saga, because, noop=False):
         """Choreography: tell the step before ours that ours is undone (order ends the saga)."""
         sim = self.sim
         if self.is_order:
-            sim.end_saga(saga, "compensated", self.name, {"because": because})
+            sim.rollback_done(saga, self.name, because)
             return
         d = {"reason": because, "noop": True} if noop else {"reason": because}
         sim.publish(self.name, saga, self.step.index, "undone", self.step.messages.undone, COMPENSATION, d)
@@ -800,7 +921,7 @@ class Participant:
             if step.type == "retriable":
                 self._retry_forward(saga, reason)
             elif self.is_order:
-                sim.end_saga(saga, "compensated", self.name, {"because": why})
+                sim.rollback_done(saga, self.name, why)
             else:
                 sim.publish(self.name, saga, step.index, "failed", step.messages.failed, FAILURE,
                             {"reason": why})
@@ -808,6 +929,8 @@ class Participant:
         self._finish(job, self._reply(job, "failed", step.messages.failed, FAILURE, {"reason": why}))
         if to_broker:
             st.pending_undo = None        # our own failure travels back instead
+            if sim.unsettled:
+                sim.settle(saga, self.name)
         else:
             self._run_pending_undo(st, saga)
 
@@ -887,6 +1010,7 @@ class Participant:
                 st.pending_undo = (job, because)
                 if self.capacity is not None:
                     self._release_worker()  # the command waits (still in `working`) without a worker
+                self._withdraw_lock_wait(saga)
                 return
             if st.status == "compensated":
                 self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION))
@@ -908,6 +1032,10 @@ class Participant:
                       "reason": "a compensation of this saga is already in progress here"})
             self._finish(job, None, remember=False)
             return
+        if sim.net[saga][step.index] <= 0:
+            return self._nothing_to_undo(saga, job, st, because)
+        if step.type != "compensable":
+            return self._cannot_undo(saga, job, st)
         st.status = "compensating"
         st.because = because
         st.comp_attempts += 1
@@ -920,6 +1048,45 @@ class Participant:
                  {"step": step.index + 1, "attempt": st.comp_attempts, "reason": because,
                   "action": self.undo_text(saga)})
         sim.later(work, self._compensate_done, saga, job, fail, self.epoch)
+
+    def _nothing_to_undo(self, saga, job, st, because):
+        """A compensation when none of this saga's step is applied here: a no-op, by construction.
+
+        A participant reverts only what it applied (``sim.net`` counts its applications), so a
+        second request (a queued retry, a copy, a compensation asked for by two neighbours) can
+        never refund, release or reject twice, nor undo a step that never ran.
+        """
+        sim, step = self.sim, self.step
+        told = st.status == "compensated"       # undone before: the news was passed back then
+        if not told:
+            st.status = "cancelled"              # a late request for the step will be refused
+        sim.emit("compensation_succeeded", saga, self.name,
+                 {"step": step.index + 1, "noop": True,
+                  "reason": "already undone here: nothing left to undo" if told else
+                  f"its step is not applied here, so there is nothing to undo ({because})"})
+        if job.src == "orchestrator":
+            self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION, {"noop": True}))
+            return
+        if not told:
+            self._pass_back(saga, because, noop=True)
+        self._finish(job, None)
+        if sim.unsettled:
+            sim.settle(saga, self.name)
+
+    def _cannot_undo(self, saga, job, st):
+        """A pivot or retriable step that succeeded has no compensation: the saga is past its point
+        of no return and can only go forward, so rolling it back needs a human."""
+        sim, step = self.sim, self.step
+        reason = (f"{self.name} is a {step.type} step and has succeeded: it cannot be undone, so the saga "
+                  "can be neither rolled back nor finished; a human must act")
+        sim.emit("compensation_failed", saga, self.name,
+                 {"step": step.index + 1, "attempt": st.comp_attempts, "reason": reason})
+        if job.src == "orchestrator":
+            self._finish(job, self._reply(job, "undo_failed", step.messages.undo_failed, COMPENSATION,
+                                          {"reason": reason, "final": True}))
+            return
+        sim.end_saga(saga, "stuck", self.name, {"reason": reason})
+        self._finish(job, None)
 
     def undo_text(self, saga):
         order = self.sim.orders[saga]
@@ -963,6 +1130,8 @@ class Participant:
                  {"step": step.index + 1, "attempt": st.comp_attempts, "effect": effect})
         if job.src != "orchestrator":
             self._pass_back(saga, st.because)
+            if sim.unsettled:
+                sim.settle(saga, self.name)
         self._finish(job, self._reply(job, "undone", step.messages.undone, COMPENSATION))
 
     def revert(self, saga):
@@ -979,10 +1148,16 @@ class Participant:
             return (f"refunded {order.customer} {order.price:g} (a new ledger entry; balance "
                     f"{sim.balances[order.customer]:g})")
         if self.name == "inventory":
-            got = sim.reserved.pop(saga, {})
-            for item, qty in got.items():
+            got = sim.reserved[saga]            # one application's units (see apply): never more
+            for item, qty in order.items:
                 sim.stock[item] += qty
-            return "released " + (", ".join(f"{q} {i}" for i, q in got.items()) or "nothing")
+                if got[item] == qty:
+                    del got[item]
+                else:
+                    got[item] -= qty
+            if not got:
+                del sim.reserved[saga]
+            return "released " + ", ".join(f"{q} {i}" for i, q in order.items)
         return f"{self.name} undone"
 
     # -------------------------------------------------------- approval
@@ -1044,16 +1219,24 @@ class LockTable:
     """Semantic locks on stock items: a saga marks an item pending until it ends.
 
     Another saga that needs the item waits. The wait-for graph (sagas) finds
-    a cycle the moment it forms; the youngest saga in it is the victim.
+    a cycle the moment it forms; the youngest saga in it, by age, is the victim.
+    A saga's age is when its order first started: a victim retried as a new saga
+    keeps it, so the oldest order is never the victim again and always finishes
+    (the age rule of wait-die and wound-wait), and each retry waits twice as long
+    as the one before (``Sim.victim_backoff``).
+
+    A saga may ask for the same lock more than once (a non-idempotent consumer
+    runs a duplicated command again): the table keeps one holder per item, a set
+    of items per saga, and drops the waiting requests of a saga that has ended.
     """
 
     def __init__(self, sim):
         self.sim = sim
         self.holder = {}        # item -> saga
         self.waiting = {}       # item -> deque of (saga, resume)
-        self.held_by = {}       # saga -> [items]
+        self.held_by = {}       # saga -> {item: None} (a set that keeps the order of locking)
         self.graph = nx.DiGraph()
-        self.blocked = {}       # saga -> (item, cancel)
+        self.blocked = {}       # saga -> item it waits for
 
     def reserve_items(self, svc, saga, msg, fail, work, epoch):
         """Inventory under semantic locks: lock and reserve each item in turn."""
@@ -1085,36 +1268,44 @@ class LockTable:
         """Saga ``saga`` waits for ``holder``: add the edge, and break a cycle if it closes one."""
         sim = self.sim
         self.graph.add_edge(saga, holder)
+        sim.work += 1
         try:
             cycle = [u for u, _ in nx.find_cycle(self.graph, saga)]
         except nx.NetworkXNoCycle:
             return
-        victim = max(cycle, key=lambda s: (sim.started[s], s))
+        sim.work += len(cycle)
+        victim = max(cycle, key=lambda s: (sim.age[s], s))
         k = cycle.index(victim)
         cycle = cycle[k:] + cycle[:k]
         sim.m["deadlocks"] += 1
         names = [f"saga {s}" for s in cycle]
         why = (f"{' -> '.join(names + [names[0]])}: each holds a lock the next one waits for; saga {victim} "
-               "is the youngest, so it is compensated and retried after a backoff")
+               "is the youngest (by when its order first started), so it is compensated and retried after "
+               "a backoff")
         sim.emit("deadlock_detected", victim, service,
                  {"cycle": names, "victim": f"saga {victim}", "reason": why,
                   "items": [self.blocked.get(s) for s in cycle]})
         sim.victims.add(victim)
-        self._abort_waiter(victim)
+        self.abort_waiter(victim)
 
-    def _abort_waiter(self, saga):
-        item = self.blocked.pop(saga)
-        q = self.waiting[item]
-        for j, (s, resume) in enumerate(q):
+    def abort_waiter(self, saga, why="deadlock victim: gave up waiting for the lock on "):
+        item = self.blocked.pop(saga, None)
+        q = self.waiting.get(item) or ()
+        resume = None
+        for j, (s, r) in enumerate(q):
             if s == saga:
+                resume = r
                 del q[j]
                 break
-        self.graph.remove_node(saga)
+        if self.graph.has_node(saga):
+            self.graph.remove_node(saga)
+        if resume is None:
+            return
         svc, saga, msg, fail, per_item, epoch, items, k = resume
         # undo this step's own partial reservation: a local transaction abort
         for it in items[:k]:
             self.release(it, saga)
-        svc._forward_done(saga, msg, fail, epoch, "deadlock victim: gave up waiting for the lock on " + item)
+        svc._forward_done(saga, msg, fail, epoch, why + item)
 
     def forget_waiters(self):
         """Inventory crashed: the sagas waiting for a lock were in its memory; their
@@ -1130,23 +1321,35 @@ class LockTable:
         if self.holder.get(item) == saga:
             return
         self.holder[item] = saga
-        self.held_by.setdefault(saga, []).append(item)
+        self.held_by.setdefault(saga, {})[item] = None       # a set in the order the locks were taken
         self.sim.emit("lock_acquired", saga, "inventory", {"item": item})
 
     def release(self, item, saga):
         if self.holder.get(item) != saga:
             return
         del self.holder[item]
-        self.held_by.get(saga, []).remove(item)
+        self.held_by.get(saga, {}).pop(item, None)
         self.sim.emit("lock_released", saga, "inventory", {"item": item})
         q = self.waiting.get(item)
         if self.graph.has_node(saga):
             for s, _ in list(q or ()):
                 if self.graph.has_edge(s, saga):
                     self.graph.remove_edge(s, saga)
+        ended = self.sim.outcome
         if q:
+            # requests of sagas that have ended are dropped; the lock goes to the oldest waiter
+            live = [(s, r) for s, r in q if s not in ended or ended[s] == "stuck"]
+            self.sim.work += len(q)
+            q.clear()
+            if live:
+                age = self.sim.age
+                first = min(range(len(live)), key=lambda j: (age[live[j][0]], live[j][0], j))
+                q.extend(live[:first] + live[first + 1:])
+                q.appendleft(live[first])
+        while q:
             s, resume = q.popleft()
-            self.blocked.pop(s, None)
+            if self.blocked.get(s) == item:
+                del self.blocked[s]
             self._acquire(item, s)
             svc, s, msg, fail, per_item, epoch, items, k = resume
             self.sim.later(per_item, self._next, svc, s, msg, fail, per_item, epoch, items, k + 1)
@@ -1154,13 +1357,14 @@ class LockTable:
             for w, _ in list(q):
                 if w in self.blocked and w != s and self.blocked[w] == item:
                     self._wait_for(w, s, svc.name)
+            break
 
     def release_all(self, saga):
         for item in list(self.held_by.get(saga, ())):
             self.release(item, saga)
         self.held_by.pop(saga, None)
-        if saga in self.blocked:
-            item = self.blocked.pop(saga)
+        item = self.blocked.pop(saga, None)
+        if item is not None and item in self.waiting:
             self.waiting[item] = deque((s, r) for s, r in self.waiting[item] if s != saga)
         if self.graph.has_node(saga):
             self.graph.remove_node(saga)
@@ -1195,6 +1399,7 @@ class Orchestrator:
         self.down = False
         self.epoch = 0
         self.log = []             # the saga log (durable): see write and records
+        self.open_log = {}        # saga -> positions of its records in the log, while the saga is open
         self.sagas = {}           # in memory: lost on a crash, rebuilt from the log
         self.waiting = []         # customer requests that came while down
         self.seen_replies = set()
@@ -1215,6 +1420,16 @@ class Orchestrator:
         per command until the end of the run), and recovery rebuilds it (``_rebuild``).
         """
         sim = self.sim
+        # recovery reads the records of open sagas only: the log keeps an index of them (an ended
+        # saga leaves it), so a recovery costs what is open, not the whole history
+        if state == "started":
+            self.open_log[saga] = [len(self.log)]
+        elif state == "completed" or state == "aborted" or (state == "stuck" and not extra.get("awaiting")):
+            self.open_log.pop(saga, None)
+        else:
+            positions = self.open_log.get(saga)
+            if positions is not None:
+                positions.append(len(self.log))
         self.log += (saga, state, step, None if cmd is None else cmd.id, extra)
         if sim.keep:
             d = {"state": state}
@@ -1425,7 +1640,7 @@ class Orchestrator:
             self._next_undo(o, self._because(o))
         elif op == "undo_failed":
             self.write(o.saga, "compensation_failed", step, extra={"reason": because})
-            if o.failures > sim.timing.max_retries:
+            if o.failures > sim.timing.max_retries or msg.detail.get("final"):
                 self._stuck(o, f"{sim.steps[step].name} could not compensate after {o.failures} attempts "
                                f"({because}); a human must act")
                 return
@@ -1507,10 +1722,14 @@ class Orchestrator:
         sim = self.sim
         self.down = False
         replayed = 0
-        for saga, state, step, cmd_id, extra in self.records():    # rebuild every saga from the saga log
-            cmd = None if cmd_id is None else self._rebuild(saga, state, step, cmd_id)
-            self._apply(saga, state, step, cmd, extra)
-            replayed += 1
+        log = self.log
+        for positions in self.open_log.values():    # rebuild every open saga from its records in the saga log
+            for k in positions:
+                saga, state, step, cmd_id, extra = log[k:k + 5]
+                cmd = None if cmd_id is None else self._rebuild(saga, state, step, cmd_id)
+                self._apply(saga, state, step, cmd, extra)
+                replayed += 1
+        sim.work += replayed
         open_ = [o for o in self.sagas.values() if o.phase not in ("ended", "stuck")]
         sim.emit("service_recovered", None, self.name,
                  {"replayed_log_records": replayed, "open_sagas": len(open_),

@@ -7,8 +7,11 @@ the field and what is wrong. Nothing runs on a bad file.
 from __future__ import annotations
 
 import math
+import os
 import re
-from dataclasses import dataclass, field
+import stat
+import unicodedata
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -28,6 +31,8 @@ STEP_TYPES = ("compensable", "pivot", "retriable")
 ISOLATION = ("none", "semantic_lock")
 OUTCOMES = ("completed", "compensated", "stuck", "deadlocked", "in_flight")
 INVARIANTS = ("money_conserved", "stock_conserved", "sagas_atomic", "orders_consistent")
+_NUMBER_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+MAX_SEED = 2**31                 # the largest seed the app's seed box and its links take
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _STEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -202,22 +207,33 @@ class Scenario:
             g.add_edges_from((s.name, publisher[ev]) for ev in s.waits_for)
         return g
 
-    def subscription_cycles(self):
-        """Cycles among choreography subscriptions ("who waits for whom"), as lists of steps."""
+    def subscription_cycle(self):
+        """One cycle among choreography subscriptions ("who waits for whom") as a list of
+        steps starting at the latest one (as the run does), or None.
+
+        One is found, never all listed: a dozen steps with dense ``waits_for`` have
+        millions of cycles, and one is enough to know that choreography deadlocks.
+        """
         import networkx as nx
+        try:
+            c = [u for u, _ in nx.find_cycle(self.waits_graph())]
+        except nx.NetworkXNoCycle:
+            return None
         index = {s.name: s.index for s in self.steps}
-        out = []
-        for c in nx.simple_cycles(self.waits_graph()):
-            k = c.index(max(c, key=index.get))       # start at the latest step, as the run does
-            out.append(c[k:] + c[:k])
-        return sorted(out, key=lambda c: (len(c), c))
+        k = c.index(max(c, key=index.get))
+        return c[k:] + c[:k]
+
+    def subscription_cycles(self):
+        """``[subscription_cycle()]``, or ``[]`` when there is none (kept for callers that list)."""
+        c = self.subscription_cycle()
+        return [c] if c else []
 
 
 # ---------------------------------------------------------------- loading
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """safe_load that refuses anchors and aliases (no 'billion laughs') and repeated keys."""
+class _NoRepeatedKeys:
+    """A SafeLoader's constructor that refuses repeated keys."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -234,6 +250,10 @@ class _NoAliasLoader(yaml.SafeLoader):
                                     "(the second would silently win)")
         return super().construct_mapping(node, deep)
 
+
+class _NoAliasLoader(_NoRepeatedKeys, yaml.SafeLoader):
+    """safe_load that refuses anchors and aliases (no 'billion laughs') and repeated keys."""
+
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
@@ -241,25 +261,85 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def load_scenario(path) -> Scenario:
-    path = Path(path)
+_FastLoader = type("_FastLoader", (_NoRepeatedKeys, yaml.CSafeLoader), {}) if yaml.__with_libyaml__ else None
+
+
+def _load_yaml(text):
+    """The document, read by libyaml when it is there (a 1 MB file in a second, not half a minute).
+
+    libyaml composes an alias as the very node it names, so a node met twice while walking
+    the document is an alias: refused before anything is built from it (no 'billion laughs').
+    """
+    if _FastLoader is None:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    loader = _FastLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        seen, todo = set(), [node]
+        while todo:
+            n = todo.pop()
+            if id(n) in seen:
+                raise ScenarioError(f"line {n.start_mark.line + 1}: YAML aliases (*name) are not allowed")
+            seen.add(id(n))
+            if isinstance(n, yaml.MappingNode):
+                for k, v in n.value:
+                    todo.append(k)
+                    todo.append(v)
+            elif isinstance(n, yaml.SequenceNode):
+                todo.extend(n.value)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def read_input_file(path, limit=MAX_FILE_BYTES, what="a scenario file") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, or a ScenarioError.
+
+    Only a regular file is read (a folder, ``/dev/zero``, a FIFO or a terminal is refused
+    without reading: opened non-blocking, checked with ``fstat`` on the open file), and the
+    size is counted while reading, never trusted from ``stat`` (``/proc`` files say 0).
+    """
     source = str(path)
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise ScenarioError("no such file", source) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a folder, not " + what, source) from None
     except OSError as e:
         raise ScenarioError(f"cannot read: {e.strerror}", source) from None
-    if path.is_dir():
-        raise ScenarioError("is a folder, not a scenario file", source)
-    if size > MAX_FILE_BYTES:
-        raise ScenarioError(f"is {size} bytes; a scenario file may have at most {MAX_FILE_BYTES}", source)
     try:
-        text = path.read_text(encoding="utf-8")
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ScenarioError("is a folder, not " + what, source)
+        if not stat.S_ISREG(st.st_mode):
+            raise ScenarioError(f"is not a regular file (a device, pipe or socket); {what} must be one", source)
+        chunks, size = [], 0
+        while size <= limit:
+            try:
+                chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            except OSError as e:
+                raise ScenarioError(f"cannot read: {e.strerror}", source) from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ScenarioError(f"is more than {limit} bytes; {what} may have at most {limit}", source)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def load_scenario(path) -> Scenario:
+    source = str(path)
+    raw = read_input_file(path)
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError("is not UTF-8 text", source) from None
-    except OSError as e:
-        raise ScenarioError(f"cannot read: {e.strerror}", source) from None
     return parse_scenario(text, source)
 
 
@@ -267,16 +347,21 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise ScenarioError(f"is larger than {MAX_FILE_BYTES} bytes", source)
     try:
-        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        data = _load_yaml(text)
     except ScenarioError as e:
         raise ScenarioError(e.reason, source) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if "nesting depth" in problem:
+            raise ScenarioError("is nested too deeply", source) from None
         raise ScenarioError(f"{where}not valid YAML ({problem})", source) from None
     except RecursionError:
         raise ScenarioError("is nested too deeply", source) from None
+    except UnicodeEncodeError as e:
+        raise ScenarioError(f"is not valid Unicode text (character {e.object[e.start]!r} at position "
+                            f"{e.start})", source) from None
     return scenario_from_mapping(data, source)
 
 
@@ -297,6 +382,10 @@ class _Validator:
 
     # -- scalar helpers
     def number(self, value, fld, *, minimum=0.0, strict=False, integer=False, maximum=MAX_HORIZON):
+        if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
+            value = float(value)        # 1e7: YAML 1.1 reads it as text (it wants 1.0e+7)
+            if value.is_integer() and abs(value) < 2**63:
+                value = int(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(fld, f"must be a number, got {value!r}")
         try:
@@ -304,13 +393,13 @@ class _Validator:
         except OverflowError:
             finite = False
         if not finite:
-            self.fail(fld, f"must be a finite number of sensible size (at most {maximum:g})")
+            self.fail(fld, f"must be a finite number of sensible size (at most {_num(maximum)})")
         if integer and float(value) != int(value):
             self.fail(fld, f"must be a whole number, got {value!r}")
         if value < minimum or (strict and value == minimum):
-            self.fail(fld, f"must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
+            self.fail(fld, f"must be {'>' if strict else '>='} {_num(minimum)}, got {value!r}")
         if value > maximum:
-            self.fail(fld, f"must be at most {maximum:g}, got {value!r}")
+            self.fail(fld, f"must be at most {_num(maximum)}, got {value!r}")
         return int(value) if integer else float(value)
 
     def text(self, value, fld, default=""):
@@ -318,7 +407,15 @@ class _Validator:
             return default
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             self.fail(fld, f"must be text, got {type(value).__name__}")
-        return str(value).strip()
+        return self.printable(str(value).strip(), fld, prose=True)
+
+    def printable(self, text, fld, prose=False):
+        """Refuse control characters (a terminal escape sequence, a carriage return) in text that is
+        printed: the text format writes it to a terminal. Prose keeps line breaks and tabs."""
+        for c in text:
+            if unicodedata.category(c) in ("Cc", "Cf") and not (prose and c in "\n\t"):
+                self.fail(fld, f"contains the control character {c!r}; text may not")
+        return text
 
     def mapping(self, value, fld, required=False):
         if value is None and not required:
@@ -387,7 +484,7 @@ class _Validator:
             style=style, seed=seed, timing=timing, idempotent=idempotent, isolation=isolation,
             faults=faults, questions=self.questions(data.get("questions")), path=self.source)
         if sc.horizon > MAX_HORIZON:
-            self.fail("timing.horizon", f"the run would last {sc.horizon:g}; at most {MAX_HORIZON:g}")
+            self.fail("timing.horizon", f"the run would last {_num(sc.horizon)}; at most {_num(MAX_HORIZON)}")
         expect = self.expect(data.get("expect"), sc)
         object.__setattr__(sc, "expect", expect)
         return sc
@@ -400,6 +497,7 @@ class _Validator:
         for name, amount in value.items():
             if not isinstance(name, str) or not name.strip():
                 self.fail(fld, f"names must be text, got {name!r}")
+            self.printable(name, f"{fld}.{name!r}")
             sub = f"{fld}.{name}"
             if key is not None:
                 if isinstance(amount, dict):
@@ -438,6 +536,7 @@ class _Validator:
                 self.fail(f"{fld}.type", f"must be compensable, pivot or retriable, got {typ!r}")
             waits = s.get("waits_for")
             raw.append((name, typ, waits, fld))
+        self.unique_messages(raw)
         if raw[0][0] != "order":
             self.fail("steps[0]", f"the first step must be order (the customer's request reaches the order "
                                   f"service first), got {raw[0][0]!r}")
@@ -478,6 +577,18 @@ class _Validator:
                 waits = tuple(dict.fromkeys(waits))
             steps.append(Step(name, i, typ, tuple(waits), step_messages(name)))
         return tuple(steps)
+
+    def unique_messages(self, raw):
+        """Every message name belongs to one step: ``x1`` and ``x_1`` (both ``X1Done``), or a
+        custom step ``refund`` (``RefundFailed``, payment's undo-failed reply), would be confused."""
+        owner = {"ApproveOrder": ("order", "steps[0]"), "OrderApproved": ("order", "steps[0]")}
+        for name, _typ, _waits, fld in raw:
+            for msg in dict.fromkeys(astuple(step_messages(name))):
+                first = owner.get(msg)
+                if first is not None and first[0] != name:
+                    self.fail(f"{fld}.name", f"step {name!r} would use the message name {msg!r}, which step "
+                                             f"{first[0]!r} ({first[1]}) already uses; rename one of the two steps")
+                owner[msg] = (name, fld)
 
     def timing(self, value, services):
         value = self.mapping(value, "timing")
@@ -636,6 +747,11 @@ class _Validator:
                 if not isinstance(val, bool):
                     self.fail(f"{fld}.invariants.{inv}", f"must be true or false, got {val!r}")
         return value
+
+
+def _num(x) -> str:
+    """A limit as people write it: 10000000, not 1e+07."""
+    return f"{int(x)}" if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
 def _kind(value):

@@ -1,19 +1,27 @@
 """Scenarios and runs, cached: the only place the app calls the model.
 
-A run is a pure function of (scenario text, style, seed, fault specs), so
-``st.cache_data`` keyed on exactly those gives the same run to every session
-that asks for it, and the playback clock never re-simulates. Errors come back
-as one-line messages (``sim``'s own), never as tracebacks.
+A run is a pure function of (scenario text, style, seed, fault specs), so a
+cache keyed on exactly those gives the same run to every session that asks for
+it, and the playback clock never re-simulates. The run cache is bounded by
+memory (the bytes of the runs it keeps), not by a count; a run too big for a page
+is refused before it starts, with the command that runs it instead. Errors come
+back as one-line messages (``sim``'s own), never as tracebacks, and any text a
+user supplied in them is a code span (``literal``): never Markdown, links or images.
 """
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 import sim
+from sim.engine import estimate
 
 LOAD_SAGAS = 1000          # from this many sagas on (or with generated orders), the load view replaces the player
 
@@ -71,24 +79,116 @@ def parse(text: str, source: str):
     try:
         return sim.parse_scenario(text, source)
     except sim.SagaInputError as e:
-        return str(e)
+        return literal(str(e), 600)
     except Exception as e:  # noqa: BLE001 - a validator bug must still not reach the user as a traceback
-        return f"{source}: could not be read ({type(e).__name__}: {e})"
+        return f"{literal(source)}: could not be read ({literal(f'{type(e).__name__}: {e}')})"
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
+def literal(text, limit: int = 300) -> str:
+    """User text shown as itself inside Markdown: a code span on one line (no link, image,
+    emphasis, HTML, LaTeX or shortcode can come out of it), cut to ``limit`` characters."""
+    text = " ".join(str(text).split())
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    if not text:
+        return "(nothing)"
+    run = longest = 0
+    for c in text:
+        run = run + 1 if c == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+# The page's budget: a run that would cost more than a page should make a visitor wait for (or
+# keep more events than the player can show) is refused up front, with the command that runs it.
+APP_MAX_WORK = 1_500_000          # units of sim.engine's work budget: a few seconds
+APP_MAX_EVENTS = 300_000          # trace events a run on the page may keep (the player's limit)
+CACHE_BYTES = int(os.environ.get("SAGA_RUN_CACHE_MB", "512")) * 2**20
+_cache: OrderedDict = OrderedDict()   # key -> pickled run (a copy per hit, as st.cache_data gives)
+_cache_bytes = 0
+_cache_lock = threading.Lock()
+
+
+def too_big(scenario, style: str, faults, keep_events: bool = True) -> str | None:
+    """Why this run is too big for the page (and the command that runs it instead), or None."""
+    try:
+        parsed = [sim.parse_fault(f) if isinstance(f, str) else f for f in faults]
+    except sim.SagaInputError:
+        return None                           # the run itself says what is wrong with the fault
+    work, events = estimate(scenario, style, tuple(scenario.faults) + tuple(parsed))
+    if work <= APP_MAX_WORK and (not keep_events or events <= APP_MAX_EVENTS):
+        return None
+    size = f"about {events:,} events" if keep_events and events > APP_MAX_EVENTS else f"about {work:,} units of work"
+    file = scenario.path if scenario.path and not scenario.path.startswith("<") else "scenario.yaml"
+    extra = "".join(f" --fault {f}" for f in faults if isinstance(f, str))
+    return (f"This {style} run is too big for the page ({size}); it was not started. Run it from a "
+            f"terminal instead: python -m sim run {literal(file)} --style {style}{literal(extra) if extra else ''} "
+            "--format summary")
+
+
+def _cache_get(key):
+    with _cache_lock:
+        blob = _cache.get(key)
+        if blob is not None:
+            _cache.move_to_end(key)
+    return None if blob is None else pickle.loads(blob)
+
+
+def _cache_put(key, result) -> None:
+    global _cache_bytes
+    blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(blob) > CACHE_BYTES // 4:
+        return                                # one run may not push out everything else
+    with _cache_lock:
+        if key in _cache:
+            return
+        _cache[key] = blob
+        _cache_bytes += len(blob)
+        while _cache_bytes > CACHE_BYTES and _cache:
+            _, old = _cache.popitem(last=False)
+            _cache_bytes -= len(old)
+
+
+def clear_cache() -> None:
+    global _cache_bytes
+    with _cache_lock:
+        _cache.clear()
+        _cache_bytes = 0
+
+
 def simulate(text: str, source: str, style: str, seed: int | None, faults: tuple, keep_events: bool = True):
-    """One run as the dict of contract 4 (plus services, steps, ...), or a one-line error message (a str)."""
+    """One run as the dict of contract 4 (plus services, steps, ...), or a one-line error message (a str).
+
+    Cached across sessions by (text, source, style, seed, faults), up to ``CACHE_BYTES`` of
+    pickled runs (the oldest used go first)."""
+    key = (hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), source, style, seed, tuple(faults),
+           keep_events)
+    hit = _cache_get(key)
+    if hit is not None:
+        return hit
+    result = _simulate(text, source, style, seed, faults, keep_events)
+    _cache_put(key, result)
+    return result
+
+
+def _simulate(text, source, style, seed, faults, keep_events):
     scenario = parse(text, source)
     if isinstance(scenario, str):
         return scenario
+    problem = too_big(scenario, style, faults, keep_events)
+    if problem:
+        return problem
     try:
         return sim.run(scenario, style, seed=seed, faults=list(faults), keep_events=keep_events).to_dict(
             events=keep_events)
     except (sim.SagaInputError, sim.RunLimitError) as e:
-        return str(e)
+        return literal(str(e), 600)
     except Exception as e:  # noqa: BLE001
-        return f"the run failed ({type(e).__name__}: {e})"
+        return f"the run failed ({literal(f'{type(e).__name__}: {e}')})"
 
 
 @dataclass(frozen=True)
@@ -121,7 +221,7 @@ def check_fault(spec: str, scenario) -> str | None:
         fault = sim.parse_fault(spec)
         sim.faults.check_fault_targets(fault, scenario.services, f"fault {spec!r}")
     except sim.SagaInputError as e:
-        return str(e)
+        return literal(str(e), 600)
     return None
 
 

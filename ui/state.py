@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sim.scenario import MAX_SEED
+
 from . import runs
 
 CUSTOM = "custom"                     # the scenario name while an edited or uploaded scenario is shown
@@ -41,32 +43,41 @@ def init(entries) -> None:
 
 
 def _read_url(entries) -> None:
+    """The link's situation. Its values are anyone's text: a notice quotes them as code spans
+    (``runs.literal``), so no link, image or Markdown from a link reaches the page."""
     state, params, notices = ss(), st.query_params, ss().notices
+    lit = runs.literal
     names = {e.name for e in entries}
     wanted = params.get("scenario")
     if wanted == CUSTOM:
         notices.append("The link was made with an edited scenario, which a link cannot carry (share the file: "
-                       f"Edit & files, Download). Showing {state.scenario!r} instead, without the link's faults.")
+                       f"Edit & files, Download). Showing {lit(state.scenario)} instead, without the link's faults.")
         return
     if wanted:
         if wanted in names:
             state.scenario = wanted
         else:
-            notices.append(f"The link asks for scenario {wanted!r}, which is not in the library; "
-                           f"showing {state.scenario!r} instead.")
+            notices.append(f"The link asks for scenario {lit(wanted)}, which is not in the library; "
+                           f"showing {lit(state.scenario)} instead.")
     style = params.get("style")
     if style:
         if style in URL_STYLES:
             state.style = URL_STYLES[style]
         else:
-            notices.append(f"The link asks for style {style!r}; styles are choreography, orchestration "
+            notices.append(f"The link asks for style {lit(style)}; styles are choreography, orchestration "
                            "or both. Showing both side by side.")
     seed = params.get("seed")
     if seed:
         try:
-            state.seed = int(seed)
+            value = int(seed)
         except ValueError:
-            notices.append(f"The link's seed {seed!r} is not a whole number; using the scenario's seed.")
+            notices.append(f"The link's seed {lit(seed)} is not a whole number; using the scenario's seed.")
+        else:
+            if 0 <= value <= MAX_SEED:
+                state.seed = value
+            else:
+                notices.append(f"The link's seed {lit(seed)} is outside 0 to {MAX_SEED} (what the seed box "
+                               "takes); using the scenario's seed.")
     _read_moment(params, notices)
     specs = params.get_all("fault")
     scenario = current_scenario(entries)
@@ -89,7 +100,7 @@ def _read_moment(params, notices) -> None:
                 raise ValueError
             state.t = value
         except ValueError:
-            notices.append(f"The link's time {t!r} is not a time (a number from 0 on); starting at t = 0.")
+            notices.append(f"The link's time {runs.literal(t)} is not a time (a number from 0 on); starting at t = 0.")
     speed = params.get("speed")
     if speed:
         try:
@@ -97,13 +108,13 @@ def _read_moment(params, notices) -> None:
                 raise ValueError
             state.speed = float(speed)
         except ValueError:
-            notices.append(f"The link's speed {speed!r} is not one of 0.25, 0.5, 1, 2, 4; playing at 1×.")
+            notices.append(f"The link's speed {runs.literal(speed)} is not one of 0.25, 0.5, 1, 2, 4; playing at 1×.")
     for param, key, allowed in (("view", "tab", TABS), ("chart", "chart", CHARTS)):
         wanted = params.get(param)
         if wanted in allowed:
             state[key] = wanted
         elif wanted:
-            notices.append(f"The link asks for {param} {wanted!r}; it may be {', '.join(allowed)}.")
+            notices.append(f"The link asks for {param} {runs.literal(wanted)}; it may be {', '.join(allowed)}.")
 
 
 def scenario_text(entries) -> tuple:
