@@ -194,7 +194,7 @@ class Scenario:
     def waits_graph(self):
         """Choreography's "who waits for whom": an edge from each step to the publisher
         of every event in its ``waits_for`` (a networkx DiGraph of step names)."""
-        import networkx as nx
+        from . import graphs as nx   # networkx's API; networkx itself only for a cycle
         g = nx.DiGraph()
         publisher = self.publishers
         for s in self.steps:
@@ -204,7 +204,7 @@ class Scenario:
 
     def subscription_cycles(self):
         """Cycles among choreography subscriptions ("who waits for whom"), as lists of steps."""
-        import networkx as nx
+        from . import graphs as nx   # networkx's API; networkx itself only for a cycle
         index = {s.name: s.index for s in self.steps}
         out = []
         for c in nx.simple_cycles(self.waits_graph()):
