@@ -12,13 +12,13 @@ in batches of lines joined into one string each.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
-from itertools import islice
 
 from .errors import RunLimitError, SagaInputError
-from .export import jsonl_lines
+from .export import jsonl_blocks
 from .faults import parse_fault
 from .library import list_scenarios
 from .narrate import mermaid, narrate
@@ -99,6 +99,10 @@ def _run(args) -> int:
     runs = []
     for st in styles:
         result = run(scenario, st, seed, faults, keep_events=keep)
+        # The run's objects live until the process ends: set them aside from the collector, so that
+        # building the output and leaving the interpreter do not walk them again (for 20,000
+        # orchestration sagas that walking was a fifth of the whole command's CPU time).
+        gc.freeze()
         if args.format == "jsonl":
             _write_jsonl(out, result)
             continue
@@ -123,12 +127,8 @@ def _write(out, text: str):
 
 def _write_jsonl(out, result):
     """The run's trace as JSON lines, ``JSONL_BATCH`` lines per write."""
-    lines = jsonl_lines(result.sim.events, result.style)
-    while True:
-        batch = "".join(islice(lines, JSONL_BATCH))
-        if not batch:
-            return
-        out.write(batch)
+    for block in jsonl_blocks(result.sim.events, result.style, JSONL_BATCH):
+        out.write(block)
 
 
 def _text(scenario, runs) -> str:
