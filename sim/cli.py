@@ -12,7 +12,6 @@ in batches of lines joined into one string each.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -99,10 +98,6 @@ def _run(args) -> int:
     runs = []
     for st in styles:
         result = run(scenario, st, seed, faults, keep_events=keep)
-        # The run's objects live until the process ends: set them aside from the collector, so that
-        # building the output and leaving the interpreter do not walk them again (for 20,000
-        # orchestration sagas that walking was a fifth of the whole command's CPU time).
-        gc.freeze()
         if args.format == "jsonl":
             _write_jsonl(out, result)
             continue
