@@ -243,6 +243,8 @@ def whole_process(styles, n, repeat, small=SMALL_SAGAS):
                     c, w = cmds.floor(style, size)
                     cpu.setdefault(("floor", style, size), []).append(c)
                     wall.setdefault(("floor", style, size), []).append(w)
+                c, _, _ = timed(run_plain, style, n, None)            # the floor inside this process
+                cpu.setdefault(("floor in process", style, n), []).append(c)
                 for env_name in ENVIRONMENTS:
                     for fmt in fmts:
                         for size in (n, small):
@@ -261,13 +263,15 @@ def whole_process(styles, n, repeat, small=SMALL_SAGAS):
     for style in styles:
         floor = {"cpu": per_saga(cpu, ("floor", style, n), ("floor", style, small)),
                  "wall": per_saga(wall, ("floor", style, n), ("floor", style, small))}
-        table[style] = {"floor_us": floor}
+        table[style] = {"floor_us": floor,
+                        "floor_in_process_us": min(cpu[("floor in process", style, n)]) / n * 1e6}
         for env_name in ENVIRONMENTS:
             for fmt in fmts:
                 kn, ks = (env_name, style, fmt, n), (env_name, style, fmt, small)
                 us = {"cpu": per_saga(cpu, kn, ks), "wall": per_saga(wall, kn, ks)}
                 table[style][f"{env_name} {fmt}"] = {
                     "us": us, "ratio": us["cpu"] / floor["cpu"], "ratio_wall": us["wall"] / floor["wall"],
+                    "ratio_in_process_floor": us["cpu"] / table[style]["floor_in_process_us"],
                     "n_seconds": min(cpu[kn]), "small_seconds": min(cpu[ks]), "output": notes[kn]}
     return {"sagas": n, "small": small, "repeat": repeat, "table": table, "lesson": lesson,
             "all_cpu": {" ".join(map(str, k)): v for k, v in cpu.items()},
@@ -313,6 +317,10 @@ def print_whole(report, styles):
         print(f"{env_name:<20}" + "".join(cells))
     print(f"goals (issue 20): summary <= {GOAL_SUMMARY:.1f}x the floor, jsonl <= {GOAL_WHOLE_JSONL:.1f}x, "
           "both styles, both environments")
+    print("   against the floor timed inside this process (" + ", ".join(
+        f"{st[:4]} {w['table'][st]['floor_in_process_us']:.1f} µs" for st in styles) + "): " + "; ".join(
+        f"{st[:4]} {env_name} {fmt} {w['table'][st][env_name + ' ' + fmt]['ratio_in_process_floor']:.2f}x"
+        for st in styles for env_name in ENVIRONMENTS for fmt in ("summary", "jsonl")))
     print("   wall-time ratios (same runs): " + "; ".join(
         f"{s[:4]} {env_name} {fmt} {w['table'][s][env_name + ' ' + fmt]['ratio_wall']:.2f}x"
         for s in styles for env_name in ENVIRONMENTS for fmt in ("summary", "jsonl")))
@@ -357,12 +365,17 @@ def per_saga(style, n, repeat):
 
 
 # ---------------------------------------------------------------- the load runs
-# The child runs the real command line, then reports its own peak RSS (VmHWM). ru_maxrss from
-# wait4 would not do: on Linux it keeps the high-water mark of the forked parent across exec.
+# The child runs the real command line (``python -m sim``, through runpy, so sim/__main__.py's process
+# settings apply), then reports its own peak RSS (VmHWM). ru_maxrss from wait4 would not do: on Linux it
+# keeps the high-water mark of the forked parent across exec.
 _CHILD = """
-import sys
-from sim.cli import main
-rc = main(sys.argv[1:])
+import runpy, sys
+sys.argv[0] = "sim"
+try:
+    runpy.run_module("sim", run_name="__main__", alter_sys=True)
+    rc = 0
+except SystemExit as e:
+    rc = e.code
 hwm = 0
 try:
     for line in open("/proc/self/status"):
