@@ -13,13 +13,16 @@ import json
 import json.encoder as _je
 
 try:
-    _c_encode = _je.c_make_encoder(None, json.JSONEncoder().default, _je.encode_basestring_ascii, None,
-                                   ":", ",", False, False, True)
+    _chunks = _je.c_make_encoder(None, json.JSONEncoder().default, _je.encode_basestring_ascii, None,
+                                 ":", ",", False, False, True)        # obj, 0 -> a list of strings
 
     def encode(obj) -> str:
-        return "".join(_c_encode(obj, 0))
+        return "".join(_chunks(obj, 0))
 except (AttributeError, TypeError):          # no C accelerator: the standard encoder
     encode = json.JSONEncoder(separators=(",", ":")).encode
+
+    def _chunks(obj, _level):
+        return (encode(obj),)
 
 
 def clean(x):
@@ -37,6 +40,7 @@ def jsonl_blocks(events, style, batch=512):
     """Yield the trace as JSON lines, ``batch`` lines joined into one string at a time (for few, large
     writes), from event tuples ``(t, kind, saga, service, message, msg_id, src, dst, detail)``."""
     head = '{"style":"%s","seq":' % style
+    chunks, join = _chunks, "".join              # encode(detail) without a Python call
     shared = {}                                  # id(detail) -> text, for the shared constant details
     services = {None: "null"}                    # service -> its JSON text
     prev_t, t_text = None, ""                    # events come in time order: many share one time
@@ -56,7 +60,7 @@ def jsonl_blocks(events, style, batch=512):
                     if text is None:
                         text = shared[id(detail)] = encode(detail)
                 else:
-                    text = encode(detail)
+                    text = join(chunks(detail, 0))
                 if message is None:
                     append(f'{head}{seq},"t":{t_text},"kind":"{kind}","saga":{"null" if saga is None else saga},'
                            f'"service":{svc},"detail":{text}}}\n')
