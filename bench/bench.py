@@ -3,7 +3,7 @@
     python bench/bench.py                  # N = 20,000 happy-path sagas, best of 3, then the load runs
     python bench/bench.py --sagas 5000 --no-load
 
-Part 1 times the command as its users run it: whole processes of
+First, the command as its users run it: whole processes of
 ``python -m sim run FILE --style S --format F > file`` (stdout to a file),
 for N happy-path sagas minus the same command for a small run (20 sagas), per
 saga, against the plain SimPy floor timed the same way in the same run
@@ -13,7 +13,7 @@ environments: as started here (``PYTHONUNBUFFERED`` removed) and with
 one-saga lesson's ``sim run`` (start-up, imports, the run, the output) as wall
 time.
 
-Part 2 runs the same happy-path load (one order every 0.5, service_time 1.0,
+Part 1 runs the same happy-path load (one order every 0.5, service_time 1.0,
 network_delay 0.2, every step succeeds) three ways per style inside this
 process and prints the cost per saga, to show where the time goes:
 
@@ -24,7 +24,7 @@ process and prints the cost per saga, to show where the time goes:
 - jsonl:   ``sim.run(scenario, style)`` plus the trace written as JSON lines to
            /dev/null (``sim.cli._write_jsonl``), what ``--format jsonl`` does.
 
-Part 3 runs ``python -m sim run bench/scenarios/load-100k.yaml --format summary``
+Part 2 runs ``python -m sim run bench/scenarios/load-100k.yaml --format summary``
 once per style in a subprocess (100,000 sagas, payment failing 5% of its
 attempts at random) and prints its wall time and peak memory (max RSS).
 
@@ -298,7 +298,7 @@ def lesson_times(cmds, repeat):
 def print_whole(report, styles):
     w = report["whole"]
     n, small = w["sagas"], w["small"]
-    print(f"1. The command as users run it: python -m sim run FILE --style S --format F > file, "
+    print(f"The command as users run it: python -m sim run FILE --style S --format F > file, "
           f"{n:,} happy-path sagas minus {small}, per saga; CPU µs of the whole process (user + system), "
           f"best of {w['repeat']}; the floor is bench/plain_simpy.py in a process of its own, timed the same way")
     print()
@@ -393,7 +393,7 @@ def child_run(argv):
     """Run ``python -c _CHILD argv`` (= ``python -m sim argv``): wall time, CPU time, peak RSS, output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}     # as part 1's "plain"
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}     # the "plain" environment
         proc = subprocess.Popen([sys.executable, "-c", _CHILD, *argv], cwd=ROOT, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
@@ -459,8 +459,8 @@ def main(argv=None):
     p.add_argument("--load-sagas", type=int, default=None,
                    help=f"sagas in the load runs (default: the file's, 100000: {LOAD_FILE.name})")
     p.add_argument("--no-load", action="store_true", help="skip the load runs")
-    p.add_argument("--no-whole", action="store_true", help="skip the whole-process timing (part 1)")
-    p.add_argument("--no-inprocess", action="store_true", help="skip the in-process timing (part 2)")
+    p.add_argument("--no-whole", action="store_true", help="skip the whole-process timing")
+    p.add_argument("--no-inprocess", action="store_true", help="skip the in-process timing (part 1)")
     p.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     args = p.parse_args(argv)
     styles = [s for s in args.styles.split(",") if s]
@@ -496,7 +496,7 @@ def main(argv=None):
 
 
 def in_process(report, styles, n, repeat):
-    print(f"2. In this process: the engine's loop. Happy path, {n:,} sagas per style (one every {plain_simpy.EVERY}, "
+    print(f"1. Per saga, against bare SimPy, in this process (the engine's loop). Happy path, {n:,} sagas per style (one every {plain_simpy.EVERY}, "
           f"service {plain_simpy.SERVICE_TIME}, network {plain_simpy.NETWORK_DELAY}); CPU µs per saga, best of "
           f"{repeat} (median in brackets)")
     print()
@@ -543,7 +543,7 @@ def in_process(report, styles, n, repeat):
 def load_runs(report, styles, count):
     print()
     label = f"{count:,}" if count else "100,000"
-    print(f"3. Load: python -m sim run {LOAD_FILE.relative_to(ROOT)} --format summary "
+    print(f"2. Load runs: python -m sim run {LOAD_FILE.relative_to(ROOT)} --format summary "
           f"({label} sagas, payment:fail:probability=0.05), one subprocess per style")
     print()
     base = baseline_rss()
