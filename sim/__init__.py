@@ -5,7 +5,8 @@
     result = run(sc, "orchestration", faults=["payment:fail:saga=1"])
     result.to_dict()   # the run object of contract 4
 
-Imports simpy, networkx, yaml and the standard library only; never a UI.
+Imports simpy, yaml and the standard library; networkx only when there is a cycle to report
+(``sim/graphs.py``); never a UI.
 """
 from .errors import FaultError, RunLimitError, SagaInputError, ScenarioError
 from .faults import Fault, fault_from_mapping, parse_fault

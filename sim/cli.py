@@ -2,15 +2,22 @@
 
 Bad input exits 2 with one clear line on stderr and no traceback; a run that
 goes past its event budget exits 3 the same way.
+
+Output goes out in large blocks whatever the interpreter's buffering (with
+``PYTHONUNBUFFERED=1`` every ``write`` is a system call): ``json`` and
+``summary`` are one string from the C encoder (``json.dumps``; ``json.dump``
+streams many small pieces through the pure-Python one), ``jsonl`` is written
+in batches of lines joined into one string each.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 
 from .errors import RunLimitError, SagaInputError
-from .export import jsonl_lines
+from .export import jsonl_blocks
 from .faults import parse_fault
 from .library import list_scenarios
 from .narrate import mermaid, narrate
@@ -18,6 +25,8 @@ from .run import run, write_json
 from .scenario import STYLES, load_scenario
 
 FORMATS = ("text", "json", "jsonl", "mermaid", "summary")
+BLOCK = 1 << 20                 # characters per write of a string already built (1 MiB of ASCII)
+JSONL_BATCH = 512               # trace lines per write (~50-120 KiB)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,16 +106,29 @@ def _run(args) -> int:
             continue
         runs.append(result.to_dict(events=keep))
     if args.format in ("json", "summary"):
-        write_json(out, scenario.name, results, events=keep)
+        text = io.StringIO()                     # composed in memory, written in large blocks
+        write_json(text, scenario.name, results, events=keep)
+        _write(out, text.getvalue())
     elif args.format == "mermaid":
-        out.write("\n".join(mermaid(r) for r in runs))
+        _write(out, "\n".join(mermaid(r) for r in runs))
     elif args.format == "text":
-        out.write(_text(scenario, runs))
+        _write(out, _text(scenario, runs))
     return 0
 
 
+def _write(out, text: str):
+    """Write ``text`` in blocks of ``BLOCK`` characters (one write when it is shorter)."""
+    if len(text) <= BLOCK:
+        out.write(text)
+        return
+    for i in range(0, len(text), BLOCK):
+        out.write(text[i:i + BLOCK])
+
+
 def _write_jsonl(out, result):
-    out.writelines(jsonl_lines(result.sim.events, result.style))
+    """The run's trace as JSON lines, ``JSONL_BATCH`` lines per write."""
+    for block in jsonl_blocks(result.sim.events, result.style, JSONL_BATCH):
+        out.write(block)
 
 
 def _text(scenario, runs) -> str:

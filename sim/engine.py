@@ -23,7 +23,7 @@ import random
 from collections import deque
 from heapq import heappush
 
-import networkx as nx
+from . import graphs as nx       # networkx's API; networkx itself is imported only for a cycle to report
 import simpy
 from simpy.events import NORMAL, URGENT
 

@@ -199,7 +199,7 @@ class Scenario:
     def waits_graph(self):
         """Choreography's "who waits for whom": an edge from each step to the publisher
         of every event in its ``waits_for`` (a networkx DiGraph of step names)."""
-        import networkx as nx
+        from . import graphs as nx   # networkx's API; networkx itself only for a cycle
         g = nx.DiGraph()
         publisher = self.publishers
         for s in self.steps:
@@ -214,7 +214,7 @@ class Scenario:
         One is found, never all listed: a dozen steps with dense ``waits_for`` have
         millions of cycles, and one is enough to know that choreography deadlocks.
         """
-        import networkx as nx
+        from . import graphs as nx   # networkx's API; networkx itself only when there is a cycle
         try:
             c = [u for u, _ in nx.find_cycle(self.waits_graph())]
         except nx.NetworkXNoCycle:
