@@ -404,12 +404,17 @@ def to_text(result: dict, title: str = "") -> str:
                      f"{c['runs']} runs over {len(b['moments'])} moments: {c['outcome_changed']} change an outcome, "
                      f"{c['invariant_broken']} break an invariant, {c['stuck']} leave a saga stuck, "
                      f"{c['in_flight']} leave one waiting, {c['no_effect']} change nothing")
-    for key, head in (("differences", "Where the styles differ"), ("leaves_stuck", "Faults that leave a saga stuck"),
+    if s["differences"]:
+        lines += ["", "Where the styles differ:"] + [f"  - {x}" for x in s["differences"]]
+    told = set()                  # below, each fault once, under the worst thing it does
+    for key, head in (("breaks_invariant", "Faults that break an invariant"),
+                      ("leaves_stuck", "Faults that leave a saga stuck"),
                       ("leaves_waiting", "Faults that leave a saga waiting for ever"),
-                      ("breaks_invariant", "Faults that break an invariant"),
-                      ("changes_outcome", "Faults that change an outcome")):
-        if s[key]:
-            lines += ["", head + ":"] + [f"  - {x}" for x in s[key]]
+                      ("changes_outcome", "Other faults that change an outcome")):
+        new = [x for x in s[key] if x not in told]
+        told.update(new)
+        if new:
+            lines += ["", head + ":"] + [f"  - {x}" for x in new]
     if s["no_effect"]:
         lines += ["", "No effect at any moment: " + ", ".join(s["no_effect"])]
     by_key = {}
