@@ -222,9 +222,19 @@ def worst(outcomes: dict) -> str:
     return max(outcomes.values(), key=SEVERITY.__getitem__, default="completed")
 
 
+def newly_broken(rec: dict, base: dict) -> list:
+    """The invariants that hold without the fault and break with it."""
+    return [k for k in INVARIANTS if base["invariants"].get(k) and not rec["invariants"].get(k)]
+
+
+def _newly(rec, base, outcome) -> bool:
+    """A saga ends ``outcome`` with the fault and did not without it."""
+    return any(o == outcome and base["outcomes"].get(s) != outcome for s, o in rec["outcomes"].items())
+
+
 def effect(rec: dict, base: dict) -> tuple:
     """How a run differs from the baseline, as (severity rank, phrase): what a teacher would say."""
-    broken = [k for k in INVARIANTS if base["invariants"].get(k) and not rec["invariants"].get(k)]
+    broken = newly_broken(rec, base)
     healed = [k for k in INVARIANTS if not base["invariants"].get(k) and rec["invariants"].get(k)]
     changed = {s: o for s, o in rec["outcomes"].items() if base["outcomes"].get(s) != o}
     if changed:
@@ -306,9 +316,9 @@ def summarize(p: dict, runs: list) -> dict:
         c = per_style[style]
         c["runs"] += 1
         c["outcome_changed"] += rec["outcomes"] != bases[style]["outcomes"]
-        c["invariant_broken"] += not all(rec["invariants"].values())
-        c["stuck"] += "stuck" in rec["outcomes"].values()
-        c["in_flight"] += "in_flight" in rec["outcomes"].values()
+        c["invariant_broken"] += bool(newly_broken(rec, bases[style]))
+        c["stuck"] += _newly(rec, bases[style], "stuck")
+        c["in_flight"] += _newly(rec, bases[style], "in_flight")
         c["no_effect"] += phrase == "no effect"
     order = []                           # families in first-seen order across styles
     for s in styles:
@@ -383,9 +393,9 @@ MARKS = {"completed": ".", "compensated": "c", "deadlocked": "d", "in_flight": "
 
 
 def cell_mark(rec: dict, base: dict) -> str:
-    """One character per cell: the worst outcome (. c d w S), upper case ``!`` when an invariant breaks,
-    ``-`` for a cell exactly like the baseline."""
-    if not all(rec["invariants"].values()) and all(base["invariants"].values()):
+    """One character per cell: the worst outcome (. c d w S), ``!`` when the fault breaks an invariant that
+    holds without it, ``-`` for a cell exactly like the baseline."""
+    if newly_broken(rec, base):
         return "!"
     if rec["outcomes"] == base["outcomes"] and rec["metrics"] == base["metrics"] \
             and rec["invariants"] == base["invariants"]:
@@ -403,7 +413,9 @@ def to_text(result: dict, title: str = "") -> str:
         lines.append(f"{style}: baseline {', '.join(f'saga {k} {v}' for k, v in b['outcomes'].items())}; "
                      f"{c['runs']} runs over {len(b['moments'])} moments: {c['outcome_changed']} change an outcome, "
                      f"{c['invariant_broken']} break an invariant, {c['stuck']} leave a saga stuck, "
-                     f"{c['in_flight']} leave one waiting, {c['no_effect']} change nothing")
+                     f"{c['in_flight']} leave one waiting, {c['no_effect']} change nothing"
+                     + (f" (without a fault already broken: {', '.join(k for k, v in b['invariants'].items() if not v)})"
+                        if not all(b["invariants"].values()) else ""))
     if s["differences"]:
         lines += ["", "Where the styles differ:"] + [f"  - {x}" for x in s["differences"]]
     told = set()                  # below, each fault once, under the worst thing it does
@@ -455,5 +467,5 @@ def to_json(result: dict) -> str:
     return json.dumps(result, separators=(",", ":"))
 
 
-__all__ = ["explore", "plan", "run_cell", "run_cells", "summarize", "story", "effect", "worst", "split",
+__all__ = ["explore", "plan", "run_cell", "run_cells", "summarize", "story", "effect", "newly_broken", "worst", "split",
            "family_words", "to_text", "to_csv", "to_json", "OUTCOMES"]

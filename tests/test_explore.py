@@ -101,9 +101,13 @@ def test_summary_counts_are_the_runs_counted(happy):
     for style, c in happy["summary"]["per_style"].items():
         runs = [r for r in happy["runs"] if r["style"] == style]
         assert c["runs"] == len(runs)
-        assert c["stuck"] == sum("stuck" in r["outcomes"].values() for r in runs)
-        assert c["in_flight"] == sum("in_flight" in r["outcomes"].values() for r in runs)
-        assert c["invariant_broken"] == sum(not all(r["invariants"].values()) for r in runs)
+        b = base[style]
+        assert c["stuck"] == sum(any(o == "stuck" != b["outcomes"][s] for s, o in r["outcomes"].items())
+                                 for r in runs)
+        assert c["in_flight"] == sum(any(o == "in_flight" != b["outcomes"][s] for s, o in r["outcomes"].items())
+                                     for r in runs)
+        assert c["invariant_broken"] == sum(any(b["invariants"][k] and not v for k, v in r["invariants"].items())
+                                            for r in runs)
         assert c["outcome_changed"] == sum(r["outcomes"] != base[style]["outcomes"] for r in runs)
         assert c["no_effect"] == sum(r["outcomes"] == base[style]["outcomes"] and r["metrics"] == base[style]["metrics"]
                                      and r["invariants"] == base[style]["invariants"] for r in runs)

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import sim
-from sim.explore import effect, family_words, is_load, split, story, worst
+from sim.explore import effect, family_words, is_load, newly_broken, split, story, worst
 
 from . import runs, state
 
@@ -90,7 +90,8 @@ def cell_class(rec: dict, base: dict) -> str:
 
 
 def heatmap(result: dict, style: str) -> go.Figure:
-    """Fault x moment, coloured by outcome; x marks a cell where an invariant breaks; the hover is the story.
+    """Fault x moment, coloured by outcome; x marks a cell where the fault breaks an invariant (one that holds
+    without it); the hover is the story.
     The cells are also a (nearly invisible) scatter trace, so a click selects one (heatmaps cannot be selected)."""
     g = grid(result, style)
     base, moments, fams = g["baseline"], g["moments"], g["families"]
@@ -105,7 +106,7 @@ def heatmap(result: dict, style: str) -> go.Figure:
             py.append(label)
             text.append(story(rec, base))
             custom.append(rec["fault"])
-            if not all(rec["invariants"].values()):
+            if newly_broken(rec, base):
                 bx.append(t)
                 by.append(label)
         z.append(row)
@@ -194,9 +195,11 @@ def view(scenario, text: str, source: str) -> None:
     for col, style in zip(cols, styles):
         c = summary["per_style"][style]
         col.metric(f"{STYLE_NAMES[style]}: runs", f"{c['runs']:,}")
+        already = [k for k, ok in summary["baseline"][style]["invariants"].items() if not ok]
         col.caption(f"{c['outcome_changed']:,} change an outcome · {c['stuck']:,} leave a saga stuck · "
                     f"{c['in_flight']:,} leave one waiting · {c['invariant_broken']:,} break an invariant · "
-                    f"{c['no_effect']:,} change nothing")
+                    f"{c['no_effect']:,} change nothing"
+                    + (f" · already broken without a fault: {', '.join(already)}" if already else ""))
     rows = differences(result)
     if len(styles) == 2:
         st.markdown("#### Where the styles part ways")
