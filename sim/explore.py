@@ -293,9 +293,15 @@ def story(rec: dict, base: dict) -> str:
     parts = [f"{family_words(fam)} at t={t:g}: {phrase}", sagas]
     if broken:
         parts.append("BROKEN: " + ", ".join(broken))
-    parts.append(f"{m['messages']} messages, {m['compensations']} compensations, {m['retries']} retries, "
-                 f"{m['timeouts']} timeouts, duration {m['duration']:g}")
+    ends = ("not over when the run ends" if "in_flight" in rec["outcomes"].values()
+            else f"over after {m['duration']:g}")
+    parts.append(f"{_n(m['messages'], 'message')}, {_n(m['compensations'], 'compensation')}, "
+                 f"{_n(m['retries'], 'retry', 'retries')}, {_n(m['timeouts'], 'timeout')}, {ends}")
     return "; ".join(parts) + "."
+
+
+def _n(k, one, many=None):
+    return f"{k} {one if k == 1 else (many or one + 's')}"
 
 
 def summarize(p: dict, runs: list) -> dict:

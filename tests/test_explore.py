@@ -127,7 +127,7 @@ def test_effect_and_story_say_what_changed():
     assert effect(base | {"fault": "x"}, base) == (0, "no effect")
     s = story(rec, base)
     assert s.startswith("payment crashes for good at t=1.4: gets stuck")
-    assert "saga 1 stuck (was completed)" in s and "BROKEN: money_conserved" in s and "3 retries" in s
+    assert "saga 1 stuck (was completed)" in s and "BROKEN: money_conserved" in s and "3 retries" in s and "over after 5" in s
 
 
 # ---------------------------------------------------------------- executors
