@@ -126,9 +126,9 @@ def heatmap(result: dict, style: str) -> go.Figure:
                              marker={"symbol": "x-thin", "size": 10, "line": {"width": 2, "color": "#000"}}))
     fig.update_layout(
         title={"text": f"{STYLE_NAMES.get(style, style)}: every fault at every moment"},
-        height=max(320, 22 * len(fams) + 140), margin={"l": 10, "r": 10, "t": 50, "b": 40},
-        xaxis={"title": {"text": "the fault strikes at t ="}, "type": "category", "tickangle": 0},
-        yaxis={"autorange": "reversed", "type": "category"},
+        height=max(320, 20 * len(fams) + 150), margin={"l": 10, "r": 10, "t": 50, "b": 40},
+        xaxis={"title": {"text": "the fault strikes at t ="}, "type": "category", "automargin": True},
+        yaxis={"autorange": "reversed", "type": "category", "automargin": True, "tickfont": {"size": 12}},
         legend={"orientation": "h", "y": -0.08, "x": 0}, clickmode="event+select", dragmode=False,
         plot_bgcolor="#ffffff")
     return fig
@@ -208,14 +208,13 @@ def view(scenario, text: str, source: str) -> None:
         else:
             st.caption("No single fault changes an outcome in one style and not the other.")
     picked = None
-    for col, style in zip(st.columns(len(styles)), styles):
-        with col:
-            event = st.plotly_chart(heatmap(result, style), key=f"w_explore_{style}", on_select="rerun",
-                                    selection_mode="points", width="stretch", theme=None,
-                                    config={"displaylogo": False, "scrollZoom": False})
-            for p in (event.selection.points if event and event.selection else []):
-                if p.get("curve_number") == 1 and p.get("customdata"):
-                    picked = (style, p["customdata"])
+    for style in styles:                 # one under the other: the fault names need the width
+        event = st.plotly_chart(heatmap(result, style), key=f"w_explore_{style}", on_select="rerun",
+                                selection_mode="points", width="stretch", theme=None,
+                                config={"displaylogo": False, "scrollZoom": False})
+        for p in (event.selection.points if event and event.selection else []):
+            if p.get("curve_number") == 1 and p.get("customdata"):
+                picked = (style, p["customdata"])
     _picker(scenario, source, result, styles, seed, picked)
 
 
