@@ -236,3 +236,13 @@ def test_text_marks_every_cell(happy):
         assert len(rows) >= len(fams)
         assert all(len(ln.split()[-1]) == len(base["moments"]) for ln in rows[:len(fams)])
     assert to_csv(happy).count("\n") == len(happy["runs"]) + 1
+
+
+def test_cli_on_a_dask_scheduler_prints_the_process_pools_json():
+    distributed = pytest.importorskip("distributed")
+    pool = cli("explore", DECLINED, "--format", "json", "--workers", "2")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+                                  scheduler_port=0, protocol="tcp") as cl:
+        dask = cli("explore", DECLINED, "--format", "json", "--scheduler", cl.scheduler_address)
+    assert dask.returncode == 0, dask.stderr
+    assert dask.stdout == pool.stdout and pool.stdout
