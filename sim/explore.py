@@ -20,6 +20,7 @@ import io
 import json
 import os
 from collections import Counter
+from functools import lru_cache
 
 from .errors import SagaInputError
 from .export import clean
@@ -107,8 +108,11 @@ def plan(scenario: Scenario, styles=None, seed: int | None = None, pause: float 
         per_style[style] = {"baseline": _record(base, style, None), "moments": moments,
                             "families": [family_spec(f) for f in fams]}
         for f in fams:
+            fam = family_spec(f)
             for t in moments:
-                cells.append((style, at(f, t).to_spec()))
+                spec = at(f, t).to_spec()
+                _remember(spec, fam, t)
+                cells.append((style, spec))
     if len(cells) > MAX_RUNS:
         raise SagaInputError(f"has a single-fault space of {len(cells):,} runs, more than the explorer's "
                              f"{MAX_RUNS:,}", scenario.path or scenario.name)
@@ -259,6 +263,7 @@ def effect(rec: dict, base: dict) -> tuple:
     return rank, phrase
 
 
+@lru_cache(maxsize=4096)
 def family_words(spec: str) -> str:
     """A fault family (a spec without ``at``) in a teacher's words: ``a lost PaymentCompleted``."""
     from .faults import parse_fault
@@ -275,11 +280,24 @@ def family_words(spec: str) -> str:
     }[f.kind]
 
 
+_SPLIT = {}                  # cell spec -> (family spec, moment): filled by plan, read by split
+
+
 def split(spec: str) -> tuple:
     """(family spec, moment) of a cell's spec: ``payment:fail:at=1.5`` -> (``payment:fail``, 1.5)."""
-    from .faults import parse_fault
-    f = parse_fault(spec)
-    return family_spec(at(f, 0.0)), f.at
+    got = _SPLIT.get(spec)
+    if got is None:
+        from .faults import parse_fault
+        f = parse_fault(spec)
+        got = _remember(spec, family_spec(at(f, 0.0)), f.at)
+    return got
+
+
+def _remember(spec, family, t):
+    if len(_SPLIT) > 2 * MAX_RUNS:
+        _SPLIT.clear()
+    got = _SPLIT[spec] = (family, t)
+    return got
 
 
 def story(rec: dict, base: dict) -> str:
