@@ -70,7 +70,8 @@ def test_a_cell_link_is_the_players_shared_link():
     q = parse_qs(urlparse(link).query)
     assert q == {"scenario": ["happy-path"], "style": ["orchestration"],
                  "fault": ["broker:drop:at=1.4,message=PaymentCompleted"]}
-    assert "seed" in parse_qs(urlparse(view_module.cell_link("x", "choreography", "payment:fail", 7)).query)
+    q = parse_qs(urlparse(view_module.cell_link("x", "choreography", "payment:fail:at=2.5", 7, 2.5)).query)
+    assert q["seed"] == ["7"] and q["t"] == ["2.5"]
 
 
 def test_the_view_shows_both_heatmaps_the_table_and_opens_a_cell_in_the_player():
@@ -85,13 +86,23 @@ def test_the_view_shows_both_heatmaps_the_table_and_opens_a_cell_in_the_player()
     assert not at.exception
     spec = f"broker:drop:at={moments[2]},message=PaymentCompleted"
     assert any(spec in c.value for c in at.code)
+    clock = at.session_state.clock_id
     at.button(key="w_explore_open").click().run()
     assert not at.exception
     s = at.session_state
     assert s.view == "play" and s.style == "orchestration" and s.faults == [spec] and s.scenario == "happy-path"
-    assert s.t == float(moments[2]) and s.playing is False
+    assert s.t == float(moments[2]) and s.playing is False and s.clock_id == clock + 1   # the stage takes it
 
 
 def test_a_load_lesson_is_not_explored_here():
     at = page(scenario="load-mixed")
     assert at.info and "load" in at.info[0].value and not at.get("plotly_chart")
+
+
+def test_the_cell_link_is_read_by_the_session_state_as_that_situation():
+    spec = "broker:drop:at=1.4,message=PaymentCompleted"
+    link = view_module.cell_link("happy-path", "orchestration", spec, None, 1.4)
+    query = {k: v[0] for k, v in parse_qs(urlparse(link).query).items()}
+    at = page(**query)
+    s = at.session_state
+    assert s.scenario == "happy-path" and s.style == "orchestration" and s.faults == [spec] and s.t == 1.4

@@ -144,28 +144,30 @@ def differences(result: dict) -> list:
     return rows
 
 
-def cell_link(name: str, style: str, spec: str, seed: int | None = None) -> str:
-    """The player's shared link to one cell: ``?scenario=NAME&style=STYLE&fault=SPEC`` (and the seed if set)."""
+def cell_link(name: str, style: str, spec: str, seed: int | None = None, t: float | None = None) -> str:
+    """The player's shared link to one cell: ``?scenario=NAME&style=STYLE&fault=SPEC`` (the seed if set, and
+    ``t``, the moment the fault strikes, where the player opens paused)."""
     params = {"scenario": name, "style": style}
     if seed is not None:
         params["seed"] = str(seed)
     params["fault"] = spec
+    if t:
+        params["t"] = f"{t:g}"
     return "?" + urlencode(params)
 
 
 def open_cell(name: str, style: str, spec: str, seed: int | None, t: float) -> None:
     """Put the player in the cell's situation: the scenario, this style alone, the seed, only this fault, the
-    clock at the moment the fault strikes (``state`` reads these keys; the URL follows)."""
+    clock paused at the moment the fault strikes (the keys ``state`` keeps; the URL follows)."""
     s = ss()
     if s.get("scenario") != state.CUSTOM:
         s.scenario = name
     s.style = style
     s.seed = seed
     s.faults = [spec]
-    s.t = float(t)
-    s.playing = False
     s.replay = None
     s.view = "play"
+    state.move_clock(t)
 
 
 # ---------------------------------------------------------------- the view
@@ -240,7 +242,8 @@ def _picker(scenario, source, result, styles, seed, picked) -> None:
     b[0].button("Open in the player", icon=":material/play_circle:", type="primary", key="w_explore_open",
                 on_click=open_cell, args=(scenario.name, style, rec["fault"], seed, g["moments"][labels.index(at)]))
     if ss().get("scenario") != state.CUSTOM:
-        b[1].link_button("Link to this cell", cell_link(scenario.name, style, rec["fault"], seed),
+        b[1].link_button("Link to this cell", cell_link(scenario.name, style, rec["fault"], seed,
+                                                        g["moments"][labels.index(at)]),
                          icon=":material/link:")
     b[2].code(f"python -m sim run {source} --style {style}"
               + (f" --seed {seed}" if seed is not None else "") + f" --fault {rec['fault']}", language="bash")
