@@ -107,21 +107,24 @@ def plan(scenario: Scenario, styles=None, seed: int | None = None, pause: float 
         fams = families(scenario, style, base, float(pause))
         per_style[style] = {"baseline": _record(base, style, None), "moments": moments,
                             "families": [family_spec(f) for f in fams]}
+        if len(cells) + len(fams) * len(moments) > MAX_RUNS:          # refused before the cells are built
+            raise SagaInputError(f"has a single-fault space of more than {MAX_RUNS:,} runs (the explorer's "
+                                 f"bound): {len(fams)} faults x {len(moments):,} moments in {style}",
+                                 scenario.path or scenario.name)
         for f in fams:
             fam = family_spec(f)
             for t in moments:
                 spec = at(f, t).to_spec()
                 _remember(spec, fam, t)
                 cells.append((style, spec))
-    if len(cells) > MAX_RUNS:
-        raise SagaInputError(f"has a single-fault space of {len(cells):,} runs, more than the explorer's "
-                             f"{MAX_RUNS:,}", scenario.path or scenario.name)
     return {"styles": per_style, "cells": cells, "seed": seed, "pause": float(pause)}
 
 
 def _styles(scenario, styles):
-    if styles is None or styles == "both":
+    if styles is None:
         return tuple(scenario.styles)
+    if styles == "both":
+        return STYLES
     if isinstance(styles, str):
         styles = (styles,)
     styles = tuple(styles)

@@ -176,13 +176,16 @@ def test_load_lessons_and_bad_arguments_are_refused():
         explore_fn(sc, workers=-1)
     with pytest.raises(sim.SagaInputError, match="pause"):
         plan(sc, pause=0)
+    one = scenario(style="orchestration")
+    assert list(plan(one)["styles"]) == ["orchestration"]                 # the file's styles by default
+    assert list(plan(one, "both")["styles"]) == ["choreography", "orchestration"]   # as `sim run --style both`
 
 
 def test_a_space_past_the_bound_is_refused(monkeypatch):
     sc = scenario(orders=[{"customer": "alice", "item": "widget", "qty": 1, "price": 1, "at": i} for i in range(40)])
     n = len(plan(sc, "choreography")["cells"])
     monkeypatch.setattr(sys.modules["sim.explore"], "MAX_RUNS", n - 1)     # sim.explore is the function
-    with pytest.raises(sim.SagaInputError, match="single-fault space"):
+    with pytest.raises(sim.SagaInputError, match="single-fault space of more than"):
         plan(sc, "choreography")
     assert MAX_RUNS >= 100_000
 
