@@ -164,7 +164,7 @@ def explore(scenario: Scenario, styles=None, seed: int | None = None, *, executo
     """Every single fault at every moment of the lesson, per style: the runs and a summary.
 
     Args:
-        styles: "choreography", "orchestration", "both"/None (the scenario's), or a list.
+        styles: "choreography", "orchestration", "both", a list of them, or None (the scenario's own).
         executor: any concurrent.futures.Executor (e.g. ``distributed.Client(address).get_executor()``);
             None starts a ProcessPoolExecutor of ``workers`` processes (default: the CPU count) and
             shuts it down after; ``workers=0`` runs every cell here, in this process.
