@@ -95,6 +95,7 @@ def scaling(repeat, sc):
     print(f"\n== scaling from 1 to 2 workers: {sc.name}, {n:,} runs (best of {repeat}, interleaved) ==")
     wall = {1: [], 2: []}
     cpu = {1: [], 2: []}
+    main = {1: [], 2: []}
     for _ in range(repeat):
         for w in (1, 2):
             before = os.times()
@@ -105,6 +106,7 @@ def scaling(repeat, sc):
             after = os.times()
             wall[w].append(dt)
             cpu[w].append(after.children_user + after.children_system - before.children_user - before.children_system)
+            main[w].append(after.user + after.system - before.user - before.system)
     one, two = min(wall[1]), min(wall[2])
     got = {w: max(c / t for c, t in zip(cpu[w], wall[w])) for w in (1, 2)}
     per_run = {w: 1000 * min(cpu[w]) / n for w in (1, 2)}
@@ -112,6 +114,10 @@ def scaling(repeat, sc):
           f"({n / two:5.0f} runs/s): {one / two:.2f}x (goal >= 1.8x: {'met' if one / two >= 1.8 else 'MISSED'})")
     print(f"                   the workers' CPU: {per_run[1]:.3f} / {per_run[2]:.3f} ms a run, cores they got "
           f"{got[1]:.2f} / {got[2]:.2f} (2 workers doing the same work on 2 free cores would show ~1.00 / ~2.00)")
+    serial, work = min(main[1]), min(cpu[1])
+    print(f"                   CPU in this process (plan, baselines, sending chunks, summary): {serial:.2f} s; "
+          f"with 2 free cores the speed-up would be at most (serial + runs) / (serial + runs / 2) = "
+          f"{(serial + work) / (serial + work / 2):.2f}x")
     try:
         from distributed import Client, LocalCluster
     except ImportError:
