@@ -85,6 +85,16 @@ def family_spec(family: Fault) -> str:
     return family.to_spec()
 
 
+def spec_at(family: str, t: float) -> str:
+    """``at(parse_fault(family), t).to_spec()`` without building a Fault per cell: a family has no ``saga``,
+    so ``at`` is its first option (``to_spec`` writes them in field order; ``at=0`` is left out)."""
+    if not t:
+        return family
+    v = int(t) if float(t).is_integer() else float(t)
+    parts = family.split(":", 2)
+    return f"{parts[0]}:{parts[1]}:at={v}" + ("," + parts[2] if len(parts) == 3 else "")
+
+
 def plan(scenario: Scenario, styles=None, seed: int | None = None, pause: float | None = None) -> dict:
     """Everything to run, in the one fixed order: per style, per fault family, per moment."""
     if not isinstance(scenario, Scenario):
@@ -114,7 +124,7 @@ def plan(scenario: Scenario, styles=None, seed: int | None = None, pause: float 
         for f in fams:
             fam = family_spec(f)
             for t in moments:
-                spec = at(f, t).to_spec()
+                spec = spec_at(fam, t)
                 _remember(spec, fam, t)
                 cells.append((style, spec))
     return {"styles": per_style, "cells": cells, "seed": seed, "pause": float(pause)}

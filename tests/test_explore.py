@@ -249,3 +249,14 @@ def test_cli_on_a_dask_scheduler_prints_the_process_pools_json():
         dask = cli("explore", DECLINED, "--format", "json", "--scheduler", cl.scheduler_address)
     assert dask.returncode == 0, dask.stderr
     assert dask.stdout == pool.stdout and pool.stdout
+
+
+def test_a_cells_spec_is_the_faults_own_command_line_form():
+    """The specs are built as text (fast); each must be what the Fault itself writes, and parse back to it."""
+    for name in ("pivot-and-retriable", "lost-message", "slow-payment"):
+        sc = sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+        for style, spec in plan(sc)["cells"]:
+            fam, t = split(spec)
+            f = sim.parse_fault(spec)
+            assert f.to_spec() == spec and f.at == t
+            assert sim.parse_fault(fam).to_spec() == fam and sim.parse_fault(fam).at == 0
