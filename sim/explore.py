@@ -180,7 +180,7 @@ def explore(scenario: Scenario, styles=None, seed: int | None = None, *, executo
             shuts it down after; ``workers=0`` runs every cell here, in this process.
         pause: how long "for a while" lasts (a crash that heals, slow by, delay by); default timing.timeout.
         progress: called as ``progress(done, total)`` (runs) from the calling thread as chunks finish.
-        chunks: how many tasks the cells are cut into (default 8 per worker, at least 16).
+        chunks: how many tasks the cells are cut into (default 24 per worker, at least 32).
 
     Returns the object of ``python -m sim explore --format json``: the runs in one fixed order
     (style, fault family, moment), whatever executor ran them.
@@ -191,7 +191,7 @@ def explore(scenario: Scenario, styles=None, seed: int | None = None, *, executo
                                 or not 0 <= workers <= MAX_WORKERS):
         raise SagaInputError(f"must be a whole number from 0 to {MAX_WORKERS}, got {workers!r}", None, "workers")
     n_workers = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
-    n_chunks = chunks or max(16, 8 * n_workers)
+    n_chunks = chunks or max(32, 24 * n_workers)       # small tasks: no worker idles long at the end
     size = max(1, -(-len(cells) // n_chunks))
     parts = [cells[i:i + size] for i in range(0, len(cells), size)]
     if progress:
