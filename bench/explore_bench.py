@@ -3,7 +3,8 @@ against a plain loop, scaling from 1 to 2 workers (process pool and Dask LocalCl
 the fault-free prefix would pay.
 
     python bench/explore_bench.py            # ~1-2 minutes on the project machine
-    python bench/explore_bench.py --quick    # one lesson for the scaling, fewer repeats
+    python bench/explore_bench.py --quick    # fewer repeats
+    python bench/explore_bench.py --part scaling     # or lessons, per-core, prefix
 
 Goals: a lesson's space (both styles) in under 5 s; >= 1.8x from 1 to 2 workers. Wall times, best of N;
 the machine is shared, so the load average is printed before and after.
@@ -192,15 +193,21 @@ def prefix(sc):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--part", choices=("all", "lessons", "per-core", "scaling", "prefix"), default="all")
     args = ap.parse_args()
     repeat = 1 if args.quick else 2
+    part = args.part
     print(f"{load()}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
-    each_lesson(repeat)
-    per_core(repeat)
+    if part in ("all", "lessons"):
+        each_lesson(repeat)
+    if part in ("all", "per-core"):
+        per_core(repeat)
     by_name = {sc.name: sc for sc in lessons()}
-    scaling(2 if args.quick else 4, by_name[SCALING_LESSON])
-    prefix(by_name[SCALING_LESSON])
-    prefix(by_name["happy-path"])
+    if part in ("all", "scaling"):
+        scaling(2 if args.quick else 4, by_name[SCALING_LESSON])
+    if part in ("all", "prefix"):
+        prefix(by_name[SCALING_LESSON])
+        prefix(by_name["happy-path"])
     print(f"\n{load()}")
 
 
