@@ -1,4 +1,4 @@
-"""Contract 4, the command line: ``python -m sim run|check|list``.
+"""Contract 4, the command line: ``python -m sim run|check|list|explore``.
 
 Bad input exits 2 with one clear line on stderr and no traceback; a run that
 goes past its event budget exits 3 the same way.
@@ -47,6 +47,7 @@ def _parser():
     c = sub.add_parser("check", help="validate scenario files")
     c.add_argument("files", nargs="+")
     sub.add_parser("list", help="the scenario library, one line each")
+    _explore_parser(sub)
     return p
 
 
@@ -59,6 +60,8 @@ def main(argv=None) -> int:
             return _check(args.files)
         if args.command == "list":
             return _list()
+        if args.command == "explore":
+            return _explore(args)
         _parser().print_help()
         return 2
     except SagaInputError as e:
@@ -174,3 +177,110 @@ def _list() -> int:
         else:
             print(f"{sc.name:<28} {sc.title} - {sc.summary}".rstrip(" -"))
     return 0
+
+
+# ---------------------------------------------------------------- explore (issue 16)
+
+EXPLORE_FORMATS = ("text", "json", "csv")
+
+
+def _explore_parser(sub):
+    e = sub.add_parser("explore", help="every single fault at every moment, in each style")
+    e.add_argument("file")
+    e.add_argument("--style", default=None, help="choreography, orchestration or both (default: the file's)")
+    e.add_argument("--seed", default=None, help="the runs' seed (default: the file's)")
+    where = e.add_mutually_exclusive_group()
+    where.add_argument("--workers", default=None, help="processes of the local pool (default: the CPU count)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="a Dask scheduler (tcp://host:8786): the runs go to its cluster")
+    e.add_argument("--format", default="text", help="text, json or csv")
+
+
+def _explore(args) -> int:
+    import time
+
+    from .explore import MAX_WORKERS, explore, to_csv, to_json, to_text
+    if args.format not in EXPLORE_FORMATS:
+        raise SagaInputError(f"must be one of {', '.join(EXPLORE_FORMATS)}, got {args.format!r}", None, "--format")
+    workers = None
+    if args.workers is not None:
+        try:
+            workers = int(args.workers)
+        except ValueError:
+            workers = -1
+        if not 1 <= workers <= MAX_WORKERS:
+            raise SagaInputError(f"must be a whole number from 1 to {MAX_WORKERS}, got {args.workers!r}",
+                                 None, "--workers")
+    seed = None
+    if args.seed is not None:
+        try:
+            seed = int(args.seed)
+        except ValueError:
+            raise SagaInputError(f"must be a whole number, got {args.seed!r}", None, "--seed") from None
+    scenario = load_scenario(args.file)
+    style = args.style or scenario.style
+    if style not in STYLES + ("both",):
+        raise SagaInputError(f"must be choreography, orchestration or both, got {style!r}", None, "--style")
+    bar = _ProgressBar(sys.stderr)
+    start = time.perf_counter()
+    try:
+        if args.scheduler:
+            client = _dask_client(args.scheduler)
+            try:
+                result = explore(scenario, style, seed, executor=client.get_executor(), progress=bar,
+                                 chunks=24 * max(1, len(client.scheduler_info().get("workers", {}))))
+            finally:
+                client.close()
+        else:
+            result = explore(scenario, style, seed, workers=workers, progress=bar)
+    finally:
+        bar.close(time.perf_counter() - start)
+    out = sys.stdout
+    if args.format == "json":
+        out.write(to_json(result) + "\n")
+    elif args.format == "csv":
+        out.write(to_csv(result))
+    else:
+        out.write(to_text(result, scenario.title))
+    return 0
+
+
+def _dask_client(address):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SagaInputError("needs the 'distributed' package (pip install -r requirements.txt)", None,
+                             "--scheduler") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        raise SagaInputError(f"cannot reach a Dask scheduler at {address!r} ({type(e).__name__}: {e})", None,
+                             "--scheduler") from None
+
+
+class _ProgressBar:
+    """``explore [##########..........] 812/1,578 runs`` on stderr, redrawn at most ~20 times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.last = -1.0
+        self.total = self.done = 0
+
+    def __call__(self, done, total):
+        import time
+        now = time.monotonic()
+        self.total, self.done = total, done
+        if done < total and now - self.last < 0.05:
+            return
+        self.last = now
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        self.stream.write(f"\rexplore [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done:,}/{total:,} runs")
+        self.stream.flush()
+
+    def close(self, seconds):
+        if self.last >= 0:                   # a bar was drawn: end its line (before any error line)
+            done = "" if self.done == self.total else " (stopped)"
+            self.stream.write(f" in {seconds:.1f} s{done}\n")
+            self.stream.flush()

@@ -1,0 +1,229 @@
+"""Speed of the fault-space explorer (issue 16): every lesson's single-fault space, runs per second per core
+against a plain loop, scaling from 1 to 2 workers (process pool and Dask LocalCluster), and whether sharing
+the fault-free prefix would pay.
+
+    python bench/explore_bench.py            # ~1-2 minutes on the project machine
+    python bench/explore_bench.py --quick    # fewer repeats
+    python bench/explore_bench.py --part scaling     # or lessons, per-core, prefix
+
+Goals: a lesson's space (both styles) in under 5 s; >= 1.8x from 1 to 2 workers. Wall times, best of N;
+the machine is shared, so the load average is printed before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))          # before the pools start: spawned workers get this sys.path too
+
+import sim  # noqa: E402
+from sim.engine import Sim, _in_time_order  # noqa: E402
+from sim.explore import is_load, plan, run_cells  # noqa: E402
+from sim.library import list_scenarios  # noqa: E402
+
+SCALING_LESSON = "pivot-and-retriable"     # the largest lesson space
+
+
+def lessons():
+    return [sc for _, sc in list_scenarios() if not isinstance(sc, Exception) and not is_load(sc)]
+
+
+def best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def load():
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def each_lesson(repeat):
+    print("== each lesson's single-fault space, both styles, default process pool "
+          f"({os.cpu_count()} workers, pool start included) ==")
+    print(f"{'lesson':<26} {'runs':>6} {'wall s':>7} {'runs/s':>7}")
+    worst, total_runs, total_s = 0.0, 0, 0.0
+    for sc in lessons():
+        n = len(plan(sc)["cells"])
+        s = best(lambda: sim.explore(sc), repeat)
+        worst = max(worst, s)
+        total_runs, total_s = total_runs + n, total_s + s
+        print(f"{sc.name:<26} {n:>6} {s:>7.2f} {n / s:>7.0f}", flush=True)
+    print(f"all lessons: {total_runs:,} runs in {total_s:.1f} s; slowest lesson {worst:.2f} s "
+          f"(goal < 5 s: {'met' if worst < 5 else 'MISSED'})")
+    return total_runs / total_s
+
+
+def per_core(repeat):
+    """The same cells of every lesson in a plain loop (one process, no executor, no summary) against
+    sim.explore on the default pool, per core: wall time, and CPU time (which the other users' load moves less)."""
+    cells = [(sc, plan(sc)) for sc in lessons()]
+    n = sum(len(p["cells"]) for _, p in cells)
+
+    def plain():
+        for sc, p in cells:
+            run_cells(sc, p["seed"], p["cells"])
+
+    def pooled():
+        for sc, _ in cells:
+            sim.explore(sc)
+    loop_wall, loop_cpu, pool_wall, pool_cpu = [], [], [], []
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
+        plain()
+        loop_wall.append(time.perf_counter() - t0)
+        loop_cpu.append(time.process_time() - c0)
+        b, t0 = os.times(), time.perf_counter()
+        pooled()
+        pool_wall.append(time.perf_counter() - t0)
+        a = os.times()
+        pool_cpu.append(a.user + a.system + a.children_user + a.children_system
+                        - b.user - b.system - b.children_user - b.children_system)
+    loop, pool, lc, pc = min(loop_wall), min(pool_wall), min(loop_cpu), min(pool_cpu)
+    cores = os.cpu_count()
+    print(f"\n== runs per second per core, every lesson ({n:,} runs, best of {repeat}) ==")
+    print(f"plain loop, one process:   wall {n / loop:6.0f} runs/s; CPU {1000 * lc / n:.3f} ms a run "
+          f"({n / lc:.0f} runs per CPU-second)")
+    print(f"sim.explore, {cores} processes: wall {n / pool:6.0f} runs/s = {n / pool / cores:.0f} per core "
+          f"({n / pool / cores / (n / loop):.2f}x the plain loop); CPU {1000 * pc / n:.3f} ms a run, all processes "
+          f"({n / pc:.0f} runs per CPU-second, {lc / pc:.2f}x the plain loop: the pool's cost is "
+          f"{100 * (pc - lc) / lc:.0f}%; plan, baselines, pool start and summary included)")
+    return lc / n
+
+
+def scaling(repeat, sc):
+    """1 and 2 workers on the same cells, interleaved (1, 2, 1, 2, ...) so the other users' load hits both
+    alike; best of ``repeat``. For the process pool also the CPU its workers got (children's CPU time / wall):
+    below 2.0 with two workers, the machine did not have two free cores."""
+    import concurrent.futures as cf
+    p = plan(sc)
+    n = len(p["cells"])
+    print(f"\n== scaling from 1 to 2 workers: {sc.name}, {n:,} runs (best of {repeat}, interleaved) ==")
+    wall = {1: [], 2: []}
+    cpu = {1: [], 2: []}
+    main = {1: [], 2: []}
+    for _ in range(repeat):
+        for w in (1, 2):
+            before = os.times()
+            t0 = time.perf_counter()
+            with cf.ProcessPoolExecutor(w) as pool:            # started cold: what `sim explore --workers N` pays
+                sim.explore(sc, executor=pool, workers=w)
+            dt = time.perf_counter() - t0
+            after = os.times()
+            wall[w].append(dt)
+            cpu[w].append(after.children_user + after.children_system - before.children_user - before.children_system)
+            main[w].append(after.user + after.system - before.user - before.system)
+    one, two = min(wall[1]), min(wall[2])
+    got = {w: max(c / t for c, t in zip(cpu[w], wall[w])) for w in (1, 2)}
+    per_run = {w: 1000 * min(cpu[w]) / n for w in (1, 2)}
+    print(f"process pool       1 worker {one:5.2f} s ({n / one:5.0f} runs/s), 2 workers {two:5.2f} s "
+          f"({n / two:5.0f} runs/s): {one / two:.2f}x (goal >= 1.8x: {'met' if one / two >= 1.8 else 'MISSED'})")
+    print(f"                   the workers' CPU: {per_run[1]:.3f} / {per_run[2]:.3f} ms a run, cores they got "
+          f"{got[1]:.2f} / {got[2]:.2f} (2 workers doing the same work on 2 free cores would show ~1.00 / ~2.00)")
+    serial, work = min(main[1]), min(cpu[1])
+    print(f"                   CPU in this process (plan, baselines, sending chunks, summary): {serial:.2f} s; "
+          f"with 2 free cores the speed-up would be at most (serial + runs) / (serial + runs / 2) = "
+          f"{(serial + work) / (serial + work / 2):.2f}x")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print("distributed is not installed: no Dask figures")
+        return
+    clusters = {}
+    try:
+        for w in (1, 2):
+            t0 = time.perf_counter()
+            cl = LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None,
+                              silence_logs=logging.ERROR)
+            client = Client(cl)
+            clusters[w] = (cl, client, client.get_executor(), time.perf_counter() - t0)
+            sim.explore(sc, executor=clusters[w][2], chunks=24 * w)      # warm: sim imported on the workers
+        dask = {1: [], 2: []}
+        for _ in range(repeat):
+            for w in (1, 2):
+                t0 = time.perf_counter()
+                sim.explore(sc, executor=clusters[w][2], chunks=24 * w)
+                dask[w].append(time.perf_counter() - t0)
+        one, two = min(dask[1]), min(dask[2])
+        print(f"Dask LocalCluster  1 worker {one:5.2f} s ({n / one:5.0f} runs/s), 2 workers {two:5.2f} s "
+              f"({n / two:5.0f} runs/s): {one / two:.2f}x (goal >= 1.8x: {'met' if one / two >= 1.8 else 'MISSED'}); "
+              f"cluster start {clusters[1][3]:.1f} s / {clusters[2][3]:.1f} s, not included")
+    finally:
+        for cl, client, _, _ in clusters.values():
+            client.close()
+            cl.close()
+
+
+def prefix(sc):
+    """Would simulating once up to a fault's moment and branching pay? The most it can save is the
+    prefix's share of each cell's time; a branch needs a copy of the live simulation at that moment."""
+    p = plan(sc)
+    seed = p["seed"]
+    total_full, total_prefix, copies, n = 0.0, 0.0, [], 0
+    for style, info in p["styles"].items():
+        moments = info["moments"]
+        full = best(lambda: Sim(sc, style, seed, sc.faults, keep_events=False).run(), 20)
+        for t in moments:
+            def upto():
+                s = Sim(sc, style, seed, sc.faults, keep_events=False)
+                s.schedule_crashes()
+                s._arrivals = iter(_in_time_order(sc))
+                s._arrive()
+                s.env.run(until=t) if t > 0 else None
+                return s
+            pre = best(upto, 5)
+            live = upto()
+            live._arrivals = iter(list(live._arrivals))        # the pending orders as a list: a generator cannot be copied
+            try:
+                copies.append(best(lambda: copy.deepcopy(live), 5))
+            except Exception as e:  # noqa: BLE001 - a measurement: say what stops a copy
+                copies.append(None)
+                reason = f"{type(e).__name__}: {e}"
+            families = len(info["families"])
+            total_full += full * families
+            total_prefix += min(pre, full) * families
+            n += families
+    print(f"\n== sharing the fault-free prefix ({sc.name}) ==")
+    print(f"simulating a whole run costs {1000 * total_full / n:.3f} ms on average (the engine alone); the prefix "
+          f"a cell shares with the baseline is {100 * total_prefix / total_full:.0f}% of it (the most branching "
+          "could save)")
+    ok = [c for c in copies if c is not None]
+    if ok:
+        print(f"a deep copy of the live simulation at a moment costs {1000 * sum(ok) / len(ok):.3f} ms on "
+              f"average, against {1000 * total_prefix / n:.3f} ms of prefix it would save")
+    else:
+        print(f"the live simulation cannot be copied as it is ({reason})")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--part", choices=("all", "lessons", "per-core", "scaling", "prefix"), default="all")
+    args = ap.parse_args()
+    repeat = 1 if args.quick else 2
+    part = args.part
+    print(f"{load()}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    if part in ("all", "lessons"):
+        each_lesson(repeat)
+    if part in ("all", "per-core"):
+        per_core(repeat)
+    by_name = {sc.name: sc for sc in lessons()}
+    if part in ("all", "scaling"):
+        scaling(2 if args.quick else 4, by_name[SCALING_LESSON])
+    if part in ("all", "prefix"):
+        prefix(by_name[SCALING_LESSON])
+        prefix(by_name["happy-path"])
+    print(f"\n{load()}")
+
+
+if __name__ == "__main__":
+    main()
