@@ -7,7 +7,7 @@ live in ``ui/``; the model in ``sim/``; the figures in ``viz/``.
 """
 import streamlit as st
 
-from ui import author, loadview, play, room, runs, sidebar, state
+from ui import author, explore, loadview, play, room, runs, sidebar, state
 from ui.safe import guard
 
 # the sidebar starts folded: on a 1024x768 projector the stage of both styles needs the whole width
@@ -18,7 +18,9 @@ st.set_page_config(page_title="Saga simulator", page_icon=":material/sync_alt:",
 # Play and the instructor's buttons fit on a 1024x768 projector's first screen
 st.html("<style>.stMainBlockContainer {padding: 3.9rem 2rem 2rem 2rem;}</style>")
 
-VIEWS = {"play": ":material/play_circle: Play", "author": ":material/edit_document: Edit & files"}
+# "Watch", not "Play": the stage's transport has the Play button
+VIEWS = {"play": ":material/movie: Watch", "explore": ":material/grid_on: Explore",
+         "author": ":material/edit_document: Edit"}
 
 entries, broken = runs.library()
 state.init(entries)
@@ -31,7 +33,7 @@ scenario = state.current_scenario(entries)
 text, source = state.scenario_text(entries)
 sidebar.render(broken, scenario)
 
-head = st.columns([2.7, 3.5, 2.1], vertical_alignment="top")
+head = st.columns([2.6, 3.4, 2.6], vertical_alignment="top")
 sidebar.picker(entries, head, locked=room.is_following())
 st.session_state.w_view = st.session_state.view
 head[2].segmented_control("View", list(VIEWS), key="w_view", format_func=VIEWS.get, required=True,
@@ -42,6 +44,12 @@ if st.session_state.view == "author":
     with guard("The editor"):
         summary = not isinstance(scenario, str) and runs.is_load(scenario)    # the load view's runs: no events
         author.view(scenario, text, source, play.shown_runs(text, source, keep_events=not summary))
+elif st.session_state.view == "explore":
+    with guard("The explorer"):
+        if isinstance(scenario, str):
+            st.error(scenario)
+        else:
+            explore.view(scenario, text, source)
 elif st.session_state.replay:
     st.markdown(f"### Replay: {sidebar.md(st.session_state.replay['name'])}")
     with guard("The replay"):

@@ -145,35 +145,50 @@ class RoomStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.heartbeat_every = heartbeat_every
-        self._local = threading.local()
+        self._pool = []                   # idle connections: a page's every run is a new thread, so a
+        self._pool_lock = threading.Lock()  # connection per thread would be opened anew on every poll
+        self._pid = os.getpid()
         self._beats = {}                  # (code, learner) -> when this store last wrote the heartbeat
         self._writer = threading.Lock()   # this process's writers queue here, not in SQLite's sleeping busy handler
         self._run("set up its tables", self._setup, write=False)
 
     # ---------------------------------------------------------------- connections and transactions
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():     # a forked child opens its own
-            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 10000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")         # WAL + NORMAL: a crashed server loses nothing
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn, self._local.pid = conn, os.getpid()
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")         # WAL + NORMAL: a crashed server loses nothing
+        conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
+    def _acquire(self) -> sqlite3.Connection:
+        """An idle connection of this process, or a new one (a forked child never takes its parent's)."""
+        with self._pool_lock:
+            if self._pid != os.getpid():
+                self._pool, self._pid = [], os.getpid()
+            if self._pool:
+                return self._pool.pop()
+        return self._open()
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._pool_lock:
+            if self._pid == os.getpid() and len(self._pool) < 16 and not conn.in_transaction:
+                self._pool.append(conn)
+                return
+        conn.close()
+
     def close(self):
-        """Close this thread's connection (others close when their thread ends)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close the idle connections (one in use closes when it is given back)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for conn in pool:
             conn.close()
-            self._local.conn = None
 
     def _run(self, what, fn, *args, write=True):
         """Run ``fn(conn, *args)`` in one short transaction, retrying while the file is locked."""
         delay = 0.01
         for attempt in range(self.RETRIES):
-            conn = self._conn()
+            conn = self._acquire()
             try:
                 if not write:
                     return fn(conn, *args)
@@ -192,6 +207,8 @@ class RoomStore:
                     raise RoomError(f"The room database could not {what} ({e}); try again.") from None
                 time.sleep(delay + secrets.randbelow(1000) / 1e5)
                 delay *= 2
+            finally:
+                self._release(conn)
         raise AssertionError("unreachable")
 
     @staticmethod

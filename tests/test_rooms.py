@@ -171,7 +171,7 @@ def test_expiry(store):
     assert store.expire(now=time.time() + 10) == 0
     assert store.expire(now=time.time() + ROOM_LIFETIME + 1) == 2
     assert store.get(old) is None and store.version(new) is None
-    conn = store._conn()
+    conn = store._open()
     assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0, "answers go with their room"
 
 
@@ -249,7 +249,7 @@ def test_a_full_room_forgets_learners_silent_for_an_hour(store, monkeypatch):
         store.follow(code, who)
     with pytest.raises(RoomError, match="already has 3 learners"):
         store.follow(code, "dan")
-    store._conn().execute("UPDATE followers SET seen = seen - 7200 WHERE learner = 'ann'")
+    store._open().execute("UPDATE followers SET seen = seen - 7200 WHERE learner = 'ann'")
     store.follow(code, "dan")
     assert store.followers(code) == 3
 

@@ -1,4 +1,4 @@
-"""The "Edit & files" view: write a scenario in YAML and run it; upload and download
+"""The "Edit" view: write a scenario in YAML and run it; upload and download
 scenarios; download a run as JSON or Mermaid; load a run file back and replay it.
 
 Every problem is one line (the validator's own message) shown under the input

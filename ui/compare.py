@@ -24,6 +24,10 @@ def table_rows(shown: list) -> list:
                                    for s in done}})
     rows.append({"": "Outcomes", **{s.style: runs.outcome_words(s.run["outcomes"]) for s in done}})
     rows.append({"": "Invariants", **{s.style: invariant_words(s.run["invariants"]) for s in done}})
+    if any(s.run.get("unfinished") for s in done):       # sagas that never ended, and what their order shows
+        rows.append({"": "Not ended", **{s.style: "; ".join(f"saga {k}: {v}" for k, v in
+                                                            (s.run.get("unfinished") or {}).items()) or "–"
+                                         for s in done}})
     rows.append({"": "Where saga state lives", **{s.style: s.run["metrics"].get("saga_state_lives", "")
                                                  for s in done}})
     rows.append({"": "Subscriptions per component", **{s.style: _subscriptions(s.run["metrics"]) for s in done}})

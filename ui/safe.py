@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-!|~$:"})
-PROSE_SPECIAL = str.maketrans({c: "\\" + c for c in "$~:<>|"})
+PROSE_SPECIAL = str.maketrans({c: "\\" + c for c in "$~:<>|[]!"})
 
 
 def md(text: str) -> str:
@@ -17,7 +17,8 @@ def md(text: str) -> str:
 
 def prose(text: str) -> str:
     """An author's text (a scenario's story): its `code` and *emphasis* stay, but no LaTeX ($), no
-    strikethrough (~) and no shortcodes (:name:) by accident."""
+    strikethrough (~), no shortcodes (:name:), no HTML, and no links or images (a file cannot make every
+    visitor's browser fetch an outside address)."""
     return str(text).translate(PROSE_SPECIAL)
 
 

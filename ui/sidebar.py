@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sim.scenario import MAX_SEED
+
 from . import state
 from .safe import md, prose
 
@@ -34,7 +36,7 @@ def picker(entries, cols, locked: bool = False) -> None:
     titles = {e.name: f"Lesson {i} · {e.title}" for i, e in enumerate(entries, 1)}   # curriculum order
     if entries:
         titles[entries[0].name] += " (start here)"
-    titles[state.CUSTOM] = "Your edited scenario (from Edit & files)"
+    titles[state.CUSTOM] = "Your edited scenario (from Edit)"
     ss().w_scenario = ss().scenario if ss().scenario in options else (options[0] if options else None)
     cols[0].selectbox(f"Lesson ({len(entries)} in the library)", options, key="w_scenario",
                       format_func=lambda n: titles.get(n, n), on_change=_pick, label_visibility="collapsed",
@@ -56,8 +58,12 @@ def render(broken, scenario) -> None:
                    "is a local transaction, and a failure is undone by compensations.")
         st.caption(HOW_TO)
         default_seed = getattr(scenario, "seed", 1)
-        ss().w_seed = ss().seed if ss().seed is not None else default_seed
-        st.number_input("Seed", min_value=0, max_value=2**31, step=1, key="w_seed", on_change=_seed,
+        shown_seed = ss().seed if ss().seed is not None else default_seed
+        if not 0 <= shown_seed <= MAX_SEED:        # a file may hold a seed past the box's range: say so
+            st.caption(f"This scenario's seed is {shown_seed}; the box takes 0 to {MAX_SEED}.")
+            shown_seed = min(max(shown_seed, 0), MAX_SEED)
+        ss().w_seed = shown_seed
+        st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="w_seed", on_change=_seed,
                         disabled=bool(ss().replay),
                         help="Only matters with timing jitter or faults that strike with a probability."
                              + (" A replayed run keeps the seed it was recorded with." if ss().replay else ""))

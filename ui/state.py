@@ -51,7 +51,7 @@ def _read_url(entries) -> None:
     wanted = params.get("scenario")
     if wanted == CUSTOM:
         notices.append("The link was made with an edited scenario, which a link cannot carry (share the file: "
-                       f"Edit & files, Download). Showing {lit(state.scenario)} instead, without the link's faults.")
+                       f"Edit, Download). Showing {lit(state.scenario)} instead, without the link's faults.")
         return
     if wanted:
         if wanted in names:
@@ -132,7 +132,7 @@ def current_scenario(entries):
     """The Scenario on screen, or a one-line message saying why there is none."""
     text, source = scenario_text(entries)
     if not text:
-        return "The scenario library is empty: add a scenario file to scenarios/ or write one in Edit & files."
+        return "The scenario library is empty: add a scenario file to scenarios/ or write one in Edit."
     return runs.parse(text, source)
 
 
