@@ -38,7 +38,6 @@ Prints a table of each figure and its goal. Speed is never a test's business.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import shutil
@@ -252,15 +251,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextlib.contextmanager
-def chromium():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=serve.CHROMIUM, args=serve.CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+chromium = serve.chromium
 
 
 # ---------------------------------------------------------------- 1. playback

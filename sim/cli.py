@@ -81,6 +81,16 @@ def main(argv=None) -> int:
         return 1
 
 
+def _seed(args):
+    """--seed as a whole number, or None for the scenario's own."""
+    if args.seed is None:
+        return None
+    try:
+        return int(args.seed)
+    except ValueError:
+        raise SagaInputError(f"must be a whole number, got {args.seed!r}", None, "--seed") from None
+
+
 def _run(args) -> int:
     if args.format not in FORMATS:
         raise SagaInputError(f"must be one of {', '.join(FORMATS)}, got {args.format!r}", None, "--format")
@@ -89,12 +99,7 @@ def _run(args) -> int:
     if style not in STYLES + ("both",):
         raise SagaInputError(f"must be choreography, orchestration or both, got {style!r}", None, "--style")
     styles = STYLES if style == "both" else (style,)
-    seed = None
-    if args.seed is not None:
-        try:
-            seed = int(args.seed)
-        except ValueError:
-            raise SagaInputError(f"must be a whole number, got {args.seed!r}", None, "--seed") from None
+    seed = _seed(args)
     faults = [parse_fault(s) for s in args.fault]
     keep = args.format != "summary"
     out = sys.stdout
@@ -211,12 +216,7 @@ def _explore(args) -> int:
         if not 1 <= workers <= MAX_WORKERS:
             raise SagaInputError(f"must be a whole number from 1 to {MAX_WORKERS}, got {args.workers!r}",
                                  None, "--workers")
-    seed = None
-    if args.seed is not None:
-        try:
-            seed = int(args.seed)
-        except ValueError:
-            raise SagaInputError(f"must be a whole number, got {args.seed!r}", None, "--seed") from None
+    seed = _seed(args)
     scenario = load_scenario(args.file)
     style = args.style or scenario.style
     if style not in STYLES + ("both",):

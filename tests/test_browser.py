@@ -51,13 +51,8 @@ def url():
 @pytest.fixture(scope="module")
 def chromium():
     """One headless Chromium for the module's tests (each test has its own page and context)."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=serve.CHROMIUM, args=serve.CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with serve.chromium() as b:
+        yield b
 
 
 @contextlib.contextmanager

@@ -75,27 +75,29 @@ def server(app: Path = ROOT / "app.py", timeout: float = 60.0):
 
 
 @contextlib.contextmanager
-def browser(width: int = 1400, height: int = 900):
-    """A headless Chromium page of the given size."""
+def chromium():
+    """Debian's headless Chromium (never a downloaded browser), closed on the way out."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield b.new_page(viewport={"width": width, "height": height})
+            yield b
         finally:
             b.close()
 
 
 @contextlib.contextmanager
+def browser(width: int = 1400, height: int = 900):
+    """A headless Chromium page of the given size."""
+    with chromium() as b:
+        yield b.new_page(viewport={"width": width, "height": height})
+
+
+@contextlib.contextmanager
 def contexts(n: int, sizes: list):
     """``n`` pages in separate browser contexts (separate sessions: an instructor and learners), one browser."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield [b.new_context(viewport={"width": w, "height": h}).new_page() for w, h in sizes[:n]]
-        finally:
-            b.close()
+    with chromium() as b:
+        yield [b.new_context(viewport={"width": w, "height": h}).new_page() for w, h in sizes[:n]]
 
 
 IDLE = ("() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
