@@ -99,7 +99,6 @@ def add(spec: str) -> None:
     state = ss()
     if spec not in state.faults:
         state.faults = [*state.faults, spec]
-    state._injected = spec
     state._inject_error = None
 
 

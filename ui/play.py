@@ -87,9 +87,6 @@ def _stage(scenario, text: str, source: str) -> None:
         stage.take_injection(scenario, shown)          # an instructor's press, at the time that was on screen
         shown = shown_runs(text, source)
     stage.mount(shown, None if replay or learner else inject.panel_data(scenario, shown))
-    injected = ss().pop("_injected", None)
-    if injected:
-        st.toast(f"Injected at t = {ss().t:.2f}: {runs.describe(injected)}", icon=":material/bolt:")
     state.sync_url(room.link_params())
     room.push_after_page()
 
