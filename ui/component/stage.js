@@ -20,8 +20,9 @@ const WORK_FILLS = {"s:succeeded": "#0072B2", "s:failed": "#D55E00", "s:open": "
 const STATUS = {  // fill, text colour, word
   idle: ["#FFFFFF", "#333333", "idle"], working: ["#56B4E9", "#0B2536", "working"],
   failed: ["#D55E00", "#FFFFFF", "failed"], compensating: ["#E69F00", "#2B1B00", "compensating"],
-  crashed: ["#8A8A8A", "#FFFFFF", "crashed"]};
-const GLYPH = {failed: "\u2715", compensating: "\u21B6", crashed: "\u2716", working: "\u2026", idle: ""};
+  crashed: ["#8A8A8A", "#FFFFFF", "crashed"], directing: ["#D6EBF8", "#0B2536", "directing the saga"]};
+const GLYPH = {failed: "\u2715", compensating: "\u21B6", crashed: "\u2716", working: "\u2026", idle: "",
+  directing: "\u2026"};
 const BADGES = {waiting: "waiting", running: "running", completed: "completed", compensated: "compensated",
   stuck: "STUCK", deadlocked: "deadlocked", in_flight: "running"};
 const SPEEDS = [0.25, 0.5, 1, 2, 4];
@@ -231,9 +232,16 @@ class RunView {
     return tok;
   }
 
+  // the orchestrator does no step of its own: while a saga runs it is directing it (it sent a command and
+  // waits for the reply), which "idle" would hide
+  directing(t) {
+    return this.run.sagas.some(([, start, end]) => start <= t && (end === null || t < end));
+  }
+
   drawNodes(t) {
     for (const [n, node] of Object.entries(this.nodes)) {
-      const s = this.statusAt(n, t);
+      let s = this.statusAt(n, t);
+      if (s === "idle" && n === "orchestrator" && this.directing(t)) s = "directing";
       if (s === node.status) continue;
       node.status = s;
       node.circle.setAttribute("fill", STATUS[s][0]);
