@@ -20,8 +20,6 @@ import viz
 
 # which way the "now" line runs in each figure: a time axis across (x) or down (y)
 NOW_AXIS = {"sequence": "y", "timeline": "x", "saga_log": "x", "state": "x"}
-DETAIL_LABELS = {"sequence": "Sequence diagram", "timeline": "Timeline", "saga_log": "Saga log",
-                 "wait_for": "Wait-for graph", "state": "Balances and stock over time"}
 CHART_CONFIG = {"displaylogo": False, "scrollZoom": False,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 

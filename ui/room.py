@@ -120,10 +120,7 @@ def take(found: classroom.Room, force: bool = False) -> None:
         return
     if force or found.clock.get("id") != mine.get("clock"):
         mine["clock"] = found.clock.get("id")
-        state_.t = found.clock_at()
-        state_.playing = bool(found.clock.get("playing"))
-        state_.speed = float(found.clock.get("speed", 1.0))
-        state_.clock_id = state_.get("clock_id", 0) + 1
+        state.move_clock(found.clock_at(), bool(found.clock.get("playing")), found.clock.get("speed", 1.0))
     mine["version"] = found.version
 
 

@@ -17,7 +17,6 @@ button into a fault where the script knows the scenario and the runs.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from pathlib import Path
 
@@ -25,15 +24,13 @@ import streamlit as st
 
 import viz.stage
 
-from . import inject, runs
+from . import inject, runs, state
 
 ASSETS = Path(__file__).resolve().parent / "component"
 COMPONENT = st.components.v2.component(
     "saga_stage", css=(ASSETS / "stage.css").read_text(encoding="utf-8"),
     js=(ASSETS / "stage.js").read_text(encoding="utf-8"))
 KEY = "stage"
-TABS = ("sequence", "log")
-SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def ss():
@@ -56,17 +53,17 @@ def take_clock(ui) -> None:
     """The clock as the stage had it (the time on screen, playing or not, the speed, the tab, the reveal)."""
     if not isinstance(ui, dict):
         return
-    state = ss()
+    session = ss()
     t = ui.get("t")
     if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t):
-        state.t = max(0.0, float(t))
-    state.playing = ui.get("playing") is True
-    if ui.get("speed") in SPEEDS:
-        state.speed = float(ui["speed"])
-    if ui.get("tab") in TABS:
-        state.tab = ui["tab"]
+        session.t = max(0.0, float(t))
+    session.playing = ui.get("playing") is True
+    if ui.get("speed") in state.SPEEDS:
+        session.speed = float(ui["speed"])
+    if ui.get("tab") in state.TABS:
+        session.tab = ui["tab"]
     if isinstance(ui.get("reveal"), bool):
-        state.reveal = ui["reveal"]
+        session.reveal = ui["reveal"]
 
 
 # what the charts below the stage depend on: a report of one of these redraws the whole page
@@ -129,23 +126,15 @@ def runs_id(shown: list) -> str:
     return hashlib.sha1(repr([s.key for s in shown]).encode()).hexdigest()[:12]
 
 
-def clock_command(t: float = 0.0, playing: bool = False) -> None:
-    """Move the stage's clock from the server (a new scenario, a link): a command with a new id."""
-    state = ss()
-    state.t = float(t)
-    state.playing = playing
-    state.clock_id = state.get("clock_id", 0) + 1
-
-
 def data(shown: list, panel: dict | None) -> dict:
-    state = ss()
+    session = ss()
     good = [s for s in shown if s.run is not None]
     return {"runs_id": runs_id(shown), "runs": [_stage_run(s.key, s.run) for s in good],
             "errors": [{"style": s.style, "error": s.error} for s in shown if s.run is None],
-            "clock": {"id": state.get("clock_id", 0), "t": float(state.t), "playing": bool(state.playing),
-                      "speed": float(state.speed)},
-            "prefs_id": state.get("prefs_id", 0), "tab": state.get("tab", "sequence"),
-            "reveal": bool(state.get("reveal")), "panel": panel}
+            "clock": {"id": session.get("clock_id", 0), "t": float(session.t), "playing": bool(session.playing),
+                      "speed": float(session.speed)},
+            "prefs_id": session.get("prefs_id", 0), "tab": session.get("tab", "sequence"),
+            "reveal": bool(session.get("reveal")), "panel": panel}
 
 
 def mount(shown: list, panel: dict | None) -> None:
@@ -153,7 +142,3 @@ def mount(shown: list, panel: dict | None) -> None:
     COMPONENT(key=KEY, data=data(shown, panel), on_ui_change=_on_ui, on_inject_change=_on_inject,
               on_remove_change=_on_remove, on_reset_change=_on_reset)
 
-
-def payload_size(shown: list, panel: dict | None) -> int:
-    """Bytes of JSON the stage receives (for the bench and the tests)."""
-    return len(json.dumps(data(shown, panel)))

@@ -160,12 +160,14 @@ def restart() -> None:
     move_clock(0.0)
 
 
-def move_clock(t: float) -> None:
-    """The server moves the stage's clock (a new scenario, a replay): paused at ``t``, with a new command id
-    so the browser takes it (the stage's own reports never bump it)."""
+def move_clock(t: float, playing: bool = False, speed: float | None = None) -> None:
+    """The server moves the stage's clock (a new scenario, a replay, a classroom room): to ``t``, paused
+    unless ``playing``, with a new command id so the browser takes it (the stage's own reports never bump it)."""
     state = ss()
     state.t = float(t)
-    state.playing = False
+    state.playing = playing
+    if speed is not None:
+        state.speed = float(speed)
     state.clock_id = state.get("clock_id", 0) + 1
 
 
