@@ -62,37 +62,55 @@ def at_time(t: float) -> float:
     return math.ceil(round(float(t) * 100, 6)) / 100
 
 
-def from_stage(press, scenario, shown: list) -> None:
-    """An instructor's button on the stage: ``press`` is what the browser sent (kind, target, message,
-    duration, how often, and the time on screen). A press that says nothing sensible is refused in one line."""
-    state = ss()
-    state._inject_error = None
+def spec_from_press(press, scenario, shown: list) -> str:
+    """The fault spec (contract 2) an instructor's button means: ``press`` is what the browser sent (kind,
+    target, message, duration, how often, and the time on screen). A press that says nothing sensible raises
+    ``sim.SagaInputError`` with one line. Pure: the page and the stage's route (``ui.api``) both call it."""
     services = scenario.services
+    if not isinstance(press, dict):
+        raise sim.SagaInputError("the new fault: the button sent nothing readable")
+    kind, target = press.get("kind"), press.get("target")
+    t, duration = press.get("t"), press.get("duration", 5.0)
+    if kind not in KINDS:
+        raise sim.SagaInputError(f"the new fault: no button makes a fault of kind {kind!r}")
+    if target not in (*services, ORCHESTRATOR) and kind not in ("drop", "duplicate", "delay"):
+        raise sim.SagaInputError(f"the new fault: {target!r} is not a service of this scenario")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+        raise sim.SagaInputError(f"the new fault: the time on screen must be a number, got {t!r}")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0.1 <= duration <= 1000:
+        raise sim.SagaInputError("the new fault: crash for / slow by / delay by must be from 0.1 to 1000")
+    if kind in ("drop", "duplicate", "delay") and press.get("message") not in message_names(shown, scenario):
+        raise sim.SagaInputError(f"the new fault: {press.get('message')!r} is not a message of this scenario")
+    if target == ORCHESTRATOR and kind in ("fail", "compensation_fail"):
+        raise sim.SagaInputError("the new fault: the orchestrator can only crash or be slow")
+    mapping = fault_mapping(kind, target, float(t), shown, float(duration), press.get("often", "once"),
+                            press.get("message"))
+    fault = sim.fault_from_mapping(mapping, "the new fault")
+    sim.faults.check_fault_targets(fault, services, "the new fault")
+    return fault.to_spec()
+
+
+def from_stage(press, scenario, shown: list) -> None:
+    """An instructor's button on the stage, sent through a rerun (when the stage's route could not be
+    reached): the fault joins the session's list, or the panel shows why not."""
+    ss()._inject_error = None
     try:
-        if not isinstance(press, dict):
-            raise sim.SagaInputError("the new fault: the button sent nothing readable")
-        kind, target = press.get("kind"), press.get("target")
-        t, duration = press.get("t"), press.get("duration", 5.0)
-        if kind not in KINDS:
-            raise sim.SagaInputError(f"the new fault: no button makes a fault of kind {kind!r}")
-        if target not in (*services, ORCHESTRATOR) and kind not in ("drop", "duplicate", "delay"):
-            raise sim.SagaInputError(f"the new fault: {target!r} is not a service of this scenario")
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
-            raise sim.SagaInputError(f"the new fault: the time on screen must be a number, got {t!r}")
-        if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0.1 <= duration <= 1000:
-            raise sim.SagaInputError("the new fault: crash for / slow by / delay by must be from 0.1 to 1000")
-        if kind in ("drop", "duplicate", "delay") and press.get("message") not in message_names(shown, scenario):
-            raise sim.SagaInputError(f"the new fault: {press.get('message')!r} is not a message of this scenario")
-        if target == ORCHESTRATOR and kind in ("fail", "compensation_fail"):
-            raise sim.SagaInputError("the new fault: the orchestrator can only crash or be slow")
-        mapping = fault_mapping(kind, target, float(t), shown, float(duration), press.get("often", "once"),
-                                press.get("message"))
-        fault = sim.fault_from_mapping(mapping, "the new fault")
-        sim.faults.check_fault_targets(fault, services, "the new fault")
+        spec = spec_from_press(press, scenario, shown)
     except sim.SagaInputError as e:
-        state._inject_error = str(e)
+        ss()._inject_error = str(e)
     else:
-        add(fault.to_spec())
+        add(spec)
+
+
+def adopt(spec, scenario) -> None:
+    """A fault the stage's route already added on screen (``ui.api``): the session takes it too, checked
+    again here (the browser is not trusted), so the charts, the link and a room follow."""
+    problem = runs.check_fault(spec, scenario) if isinstance(spec, str) and len(spec) <= 300 else \
+        "the new fault: the stage sent no fault spec"
+    if problem:
+        ss()._inject_error = problem
+    else:
+        add(sim.parse_fault(spec).to_spec())
 
 
 def add(spec: str) -> None:
@@ -134,9 +152,11 @@ def message_names(shown: list, scenario) -> list:
     return names
 
 
-def panel_data(scenario, shown: list) -> dict:
-    """What the stage's instructor panel shows: the targets, the message names, the faults so far."""
-    state = ss()
+def panel_data(scenario, shown: list, faults=None, error: str | None = None) -> dict:
+    """What the stage's instructor panel shows: the targets, the message names, the faults so far (the
+    session's, unless ``faults`` is given, as the stage's route does)."""
+    if faults is None:
+        faults, error = ss().faults, ss().get("_inject_error")
     targets = [*scenario.services]
     if "orchestration" in {s.style for s in shown}:
         targets.append(ORCHESTRATOR)
@@ -144,9 +164,9 @@ def panel_data(scenario, shown: list) -> dict:
     own = [f.describe() for f in scenario.faults]
     return {"targets": targets, "messages": message_names(shown, scenario),
             "faults": [{"spec": spec, "text": runs.describe(spec), "note": no_effect(spec, shown, struck)}
-                       for spec in state.faults],
+                       for spec in faults],
             "own": ("From the scenario file: " + "; ".join(own)) if own else "",
-            "error": state.get("_inject_error") or ""}
+            "error": error or ""}
 
 
 def typed_fault(scenario, example: str) -> None:

@@ -83,10 +83,11 @@ def _stage(scenario, text: str, source: str) -> None:
     replay = ss().replay
     learner = room.is_learner()
     shown = shown_runs(text, source)
-    if not replay and not learner and ss().get("_stage_inject") is not None:
+    if not replay and not learner and stage.pending():
         stage.take_injection(scenario, shown)          # an instructor's press, at the time that was on screen
         shown = shown_runs(text, source)
-    stage.mount(shown, None if replay or learner else inject.panel_data(scenario, shown))
+    live = None if replay or learner else (text, source)
+    stage.mount(shown, None if live is None else inject.panel_data(scenario, shown), live)
     state.sync_url(room.link_params())
     room.push_after_page()
 

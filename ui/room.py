@@ -6,11 +6,13 @@
 - The instructor's page writes the room (``classroom.RoomStore.drive``) whenever
   its situation changes (scenario, style, seed, faults) or its stage reports the
   clock (play, pause, scrub, speed): only that page has the key.
-- A learner's page polls the room's version (one indexed read) in a small
-  fragment; when it moved, the whole page reruns and takes the room's situation
-  and clock, which the stage receives as a clock command (it plays on from the
-  room's time, computed from the command's age). A learner can detach to explore
-  alone and rejoin with one click.
+- A following learner's stage long-polls the room (``ui.api``'s follow route,
+  which is also the learner's heartbeat) and takes the room's clock itself: no
+  rerun while the instructor plays, pauses or scrubs. When more than the clock
+  moved (a new situation, a question, a pause) the stage asks for one rerun, and
+  the page takes the room's situation and clock (a clock command the stage
+  plays on from, computed from the command's age). A learner can detach to
+  explore alone and rejoin with one click.
 - Predict, then watch: the instructor pauses, picks a question generated from the
   run ahead (``classroom.questions``: the right answer is the simulation's), asks
   it; learners answer on their devices; the instructor sees the counts (never
@@ -30,7 +32,6 @@ from classroom.qr import qr_svg
 from . import state
 from .safe import md
 
-POLL = 0.7                 # seconds between a following learner's looks at the room
 INSTRUCTOR_POLL = 2.0      # the instructor's count of followers and answers
 
 
@@ -122,6 +123,8 @@ def take(found: classroom.Room, force: bool = False) -> None:
         mine["clock"] = found.clock.get("id")
         state.move_clock(found.clock_at(), bool(found.clock.get("playing")), found.clock.get("speed", 1.0))
     mine["version"] = found.version
+    mine["question"] = (found.question or {}).get("id")
+    mine["revealed"] = found.revealed
 
 
 def follow_before_page() -> None:
@@ -132,21 +135,6 @@ def follow_before_page() -> None:
     found = store().get(mine["code"])
     if found is not None and found.version != mine.get("version"):
         take(found)
-
-
-@st.fragment(run_every=POLL)
-def _watch() -> None:
-    """The learner's poll: a heartbeat and one read; the whole page reruns only when the room moved."""
-    mine = room()
-    if not mine or not mine.get("following"):
-        return
-    try:
-        store().follow(mine["code"], mine["learner"])
-        version = store().version(mine["code"])
-    except classroom.RoomError:
-        return
-    if version is not None and version != mine.get("version"):
-        st.rerun(scope="app")
 
 
 def _detach() -> None:
@@ -313,7 +301,6 @@ def _answer(code: str, question: dict, learner: str) -> None:
 
 
 def _learner_bar(mine: dict) -> None:
-    _watch()
     found = store().get(mine["code"])
     with st.container(border=True):
         cols = st.columns([4, 1.4], vertical_alignment="center")

@@ -46,7 +46,7 @@ def server(app: Path = ROOT / "app.py", timeout: float = 60.0):
     streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
     cmd = [streamlit, "run", str(app), "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    log = open(os.devnull, "wb")
+    log = open(os.environ.get("SAGA_SERVER_LOG", os.devnull), "wb")
     proc = subprocess.Popen(cmd, cwd=str(app.parent), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -9,22 +9,24 @@ remount, and the clock goes on. It talks back only when it matters:
 - state ``ui`` (play, pause, scrub, step, speed, the end, the tab, the reveal
   toggle): the server's copy of the clock, for the whole-run charts and the link;
 - triggers ``inject``, ``remove``, ``reset`` (the instructor's buttons), each
-  with the clock as it was on screen at the click.
+  with the clock as it was on screen at the click;
+- trigger ``injected``: a fault the stage already drew (it asked ``ui.api``'s
+  route for the new runs, which answers faster than a rerun): the session adopts
+  it, checked again;
+- trigger ``room``: a following learner's room moved beyond its clock (the stage
+  follows the clock itself, through ``ui.api``'s long poll): the page reruns.
 
 The callbacks only record what was asked; :func:`take_injection` turns a
 button into a fault where the script knows the scenario and the runs.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
 import streamlit as st
 
-import viz.stage
-
-from . import inject, runs, state
+from . import api, inject, room, state
 
 ASSETS = Path(__file__).resolve().parent / "component"
 COMPONENT = st.components.v2.component(
@@ -106,39 +108,63 @@ def _on_reset() -> None:
         inject.reset()
 
 
+def _on_injected() -> None:
+    press = _press("injected")
+    if press is not None:
+        ss()._stage_adopt = press.get("value")
+
+
+def _on_room() -> None:
+    """A following learner's room moved beyond the clock: this rerun takes it (``room.follow_before_page``)."""
+    ss()._full_rerun = True
+
+
 def take_injection(scenario, shown: list) -> None:
-    """Turn the instructor's last press (if any) into a fault, at the time that was on screen."""
+    """Turn the instructor's last press (if any) into a fault, at the time that was on screen; or adopt the
+    fault the stage's route already drew."""
     press = ss().pop("_stage_inject", None)
     if press is not None:
         inject.from_stage(press, scenario, shown)
+    adopted = ss().pop("_stage_adopt", None)
+    if adopted is not None:
+        inject.adopt(adopted, scenario)
+
+
+def pending() -> bool:
+    """A press (or a drawn fault) waits to be taken by :func:`take_injection`."""
+    return ss().get("_stage_inject") is not None or ss().get("_stage_adopt") is not None
 
 
 # ---------------------------------------------------------------- what the browser gets
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _stage_run(run_key: tuple, _run: dict) -> dict:
-    return viz.stage.stage_run(_run)
-
-
 def runs_id(shown: list) -> str:
-    """Names the runs on screen: changes exactly when they do (the stage swaps runs when it changes)."""
-    return hashlib.sha1(repr([s.key for s in shown]).encode()).hexdigest()[:12]
+    return api.runs_id(shown)
 
 
-def data(shown: list, panel: dict | None) -> dict:
+def data(shown: list, panel: dict | None, live: tuple | None = None) -> dict:
+    """What the stage gets: the runs, the clock command, the panel; with ``live`` = (scenario text, source)
+    for an instructor's panel, how to reach the injection route; for a following learner, the room to poll."""
     session = ss()
-    good = [s for s in shown if s.run is not None]
-    return {"runs_id": runs_id(shown), "runs": [_stage_run(s.key, s.run) for s in good],
-            "errors": [{"style": s.style, "error": s.error} for s in shown if s.run is None],
-            "clock": {"id": session.get("clock_id", 0), "t": float(session.t), "playing": bool(session.playing),
-                      "speed": float(session.speed)},
-            "prefs_id": session.get("prefs_id", 0), "tab": session.get("tab", "sequence"),
-            "reveal": bool(session.get("reveal")), "panel": panel}
+    out = {**api.stage_runs(shown),
+           "clock": {"id": session.get("clock_id", 0), "t": float(session.t), "playing": bool(session.playing),
+                     "speed": float(session.speed)},
+           "prefs_id": session.get("prefs_id", 0), "tab": session.get("tab", "sequence"),
+           "reveal": bool(session.get("reveal")), "panel": panel, "api": None, "follow": None}
+    if panel is not None and live is not None:
+        out["api"] = {"url": "/api/stage/inject", "scenario": api.register(*live), "styles": list(state.shown_styles()),
+                      "seed": session.seed, "faults": list(session.faults)}
+    mine = room.room()
+    if mine and mine["role"] == "learner" and mine.get("following"):
+        out["follow"] = {"url": f"/api/rooms/{mine['code']}/follow", "learner": mine["learner"],
+                         "version": mine.get("version"), "clock": mine.get("clock"),
+                         "question": mine.get("question"), "revealed": mine.get("revealed")}
+    return out
 
 
-def mount(shown: list, panel: dict | None) -> None:
+def mount(shown: list, panel: dict | None, live: tuple | None = None) -> None:
     """The stage, kept across reruns under one key; new data is swapped in by its JavaScript."""
-    COMPONENT(key=KEY, data=data(shown, panel), on_ui_change=_on_ui, on_inject_change=_on_inject,
-              on_remove_change=_on_remove, on_reset_change=_on_reset)
+    COMPONENT(key=KEY, data=data(shown, panel, live), on_ui_change=_on_ui, on_inject_change=_on_inject,
+              on_remove_change=_on_remove, on_reset_change=_on_reset, on_injected_change=_on_injected,
+              on_room_change=_on_room)
 

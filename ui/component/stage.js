@@ -5,7 +5,12 @@
 // moves with time is drawn here, frame by frame, from the runs Python digested once (viz/stage.py):
 // playing sends nothing to the server. The stage reports its clock (setStateValue "ui") only when it
 // matters: play, pause, a scrub, a step, the end; an instructor's button sends its fault with the time
-// on screen (setTriggerValue "inject").
+// on screen: first straight to the page's route (POST /api/stage/inject, ui/api.py), which answers with the
+// new runs faster than a rerun could; the stage swaps them in at once and then tells its session
+// (setTriggerValue "injected"). If the route cannot be reached, the press goes through a rerun
+// (setTriggerValue "inject"). A following learner's stage long-polls its room (GET /api/rooms/CODE/follow)
+// and takes the instructor's clock itself; it asks its page for a rerun (trigger "room") only when more than
+// the clock moved.
 //
 // Testing hooks (a contract the browser tests rely on): the root carries data-stage, data-t (the clock,
 // every frame) and data-run (the runs drawn); each message token is an SVG element with data-msg (its
@@ -522,12 +527,18 @@ class Stage {
 
   update(data, setters) {
     this.setters = setters;
+    this.api = data.api || null;
     const firstRuns = this.runsId === null;
-    if (data.runs_id !== this.runsId) {
-      const start = performance.now();
-      this.swapRuns(data);
-      this.root.setAttribute("data-swap-ms", (performance.now() - start).toFixed(1));   // for the bench
+    let take = data.runs_id !== this.runsId;
+    const p = this.pendingInject;
+    if (p) {
+      // the route's runs are on screen and the session has not adopted the fault yet: a rerun that still
+      // carries the runs from before the press must not swap them back (for a few seconds at most)
+      if (data.runs_id === p.runsId || performance.now() - p.at > 5000) this.pendingInject = null;
+      else if (data.runs_id === p.before) take = false;
+      else this.pendingInject = null;
     }
+    if (take) this.swapTimed(data);
     if (data.clock && data.clock.id !== this.clockId) {
       this.clockId = data.clock.id;
       this.clock.t = Math.min(Math.max(0, data.clock.t || 0), this.end);
@@ -541,11 +552,24 @@ class Stage {
       this.prefs.reveal = !!data.reveal;
     }
     this.revealBox.checked = this.prefs.reveal;
-    this.buildPanel(data.panel);
+    if (!this.pendingInject) this.buildPanel(data.panel);
     this.syncTabs();
     this.syncBar();
     this.dirty = true;
     this.start();
+    this.follow(data.follow || null);
+  }
+
+  swapTimed(runs) {
+    const start = performance.now();
+    this.swapRuns(runs);
+    this.root.setAttribute("data-swap-ms", (performance.now() - start).toFixed(1));   // for the bench
+  }
+
+  drawNow() {
+    // the new runs are drawn in the same task as the swap, not at the next animation frame
+    this.dirty = true;
+    this.frame(performance.now());
   }
 
   swapRuns(data) {
@@ -677,8 +701,89 @@ class Stage {
 
   inject(kind) {
     const ps = this.panelState;
-    this.trigger("inject", {kind, target: ps.target, message: ps.message, duration: ps.duration,
-      often: ps.often, t: this.clock.t});
+    const press = {kind, target: ps.target, message: ps.message, duration: ps.duration, often: ps.often,
+      t: this.clock.t};
+    const api = this.api;
+    if (!api || typeof fetch !== "function") { this.trigger("inject", press); return; }
+    const before = this.runsId;
+    fetch(api.url, {method: "POST", headers: {"Content-Type": "application/json"}, cache: "no-store",
+      body: JSON.stringify({scenario: api.scenario, styles: api.styles, seed: api.seed, faults: api.faults, press})})
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`status ${r.status}`))))
+      .then((answer) => {
+        if (answer.error) { this.buildPanel(answer.panel); return; }     // the panel says why: nothing changed
+        if (answer.runs_id !== this.runsId) {
+          this.pendingInject = {runsId: answer.runs_id, before, at: performance.now()};
+          this.swapTimed(answer);
+          this.drawNow();
+        }
+        api.faults = answer.faults;
+        // the consequences first; the fault list and telling the session after that frame is painted
+        requestAnimationFrame(() => setTimeout(() => {
+          this.buildPanel(answer.panel);
+          this.trigger("injected", answer.spec);
+        }, 0));
+      })
+      .catch(() => this.trigger("inject", press));                      // the slow way: through a rerun
+  }
+
+  // ------------------------------------------------------------ a learner follows a room
+
+  follow(cfg) {
+    const key = cfg ? `${cfg.url}|${cfg.learner}` : null;
+    if (key === this.followKey) {
+      if (cfg && this.followState && cfg.version !== null && cfg.version !== undefined)
+        this.followState.pageVersion = cfg.version;
+      return;
+    }
+    if (this.followState) this.followState.abort.abort();
+    this.followKey = key;
+    this.followState = null;
+    if (!cfg || typeof fetch !== "function") return;
+    const st = this.followState = {abort: new AbortController(), version: cfg.version ?? -1,
+      pageVersion: cfg.version, clockId: cfg.clock ?? null, question: cfg.question ?? null,
+      revealed: !!cfg.revealed};
+    const wait = (ms) => new Promise((ok) => setTimeout(ok, ms));
+    const loop = async () => {
+      while (this.followState === st) {
+        if (!this.root.isConnected) { this.followState = null; this.followKey = null; return; }   // unmounted
+        try {
+          const url = `${cfg.url}?learner=${encodeURIComponent(cfg.learner)}&version=${st.version}` +
+            `&runs=${encodeURIComponent(this.runsId || "")}`;
+          const r = await fetch(url, {signal: st.abort.signal, cache: "no-store"});
+          if (this.followState !== st) return;
+          if (!r.ok) { await wait(2000); continue; }
+          this.takeRoom(st, await r.json());
+        } catch (e) {
+          if (this.followState !== st) return;
+          await wait(2000);
+        }
+      }
+    };
+    loop();
+  }
+
+  takeRoom(st, room) {
+    if (room.version === st.version) return;
+    st.version = room.version;
+    if (room.stage && room.stage.runs_id !== this.runsId) { this.swapTimed(room.stage); }
+    const c = room.clock || {};
+    let rerun = false;
+    if (c.id !== st.clockId) {
+      const wasPlaying = this.clock.playing;
+      st.clockId = c.id;
+      this.clock.t = Math.min(Math.max(0, c.t || 0), this.end);
+      this.clock.speed = c.speed || 1;
+      this.clock.playing = !!c.playing && this.clock.t < this.end;
+      this.clock.last = null;
+      this.syncBar();
+      if (wasPlaying && !this.clock.playing) rerun = true;               // a pause: the charts follow
+    }
+    if ((room.question ?? null) !== st.question || !!room.revealed !== st.revealed) rerun = true;
+    if (room.stage) rerun = true;                                      // a new situation: the page follows
+    st.question = room.question ?? null;
+    st.revealed = !!room.revealed;
+    this.drawNow();
+    if (rerun && st.pageVersion !== room.version) this.setters.setTriggerValue("room", room.version);
   }
 
   // ------------------------------------------------------------ the clock
@@ -744,7 +849,7 @@ class Stage {
   frame(now) {
     const c = this.clock;
     if (c.playing) {
-      const dt = c.last === null ? 0 : Math.min((now - c.last) / 1000, 0.25);   // a hidden tab does not leap
+      const dt = c.last === null ? 0 : Math.min(Math.max(now - c.last, 0) / 1000, 0.25);   // a hidden tab does not leap
       c.last = now;
       c.t = Math.min(this.end, c.t + dt * c.speed);
       this.dirty = true;

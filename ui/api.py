@@ -1,0 +1,304 @@
+"""HTTP routes the stage calls from the browser, beside the page (``app.py`` serves both through ``st.App``).
+
+A rerun of the page is the slow way to answer a click: the click goes to the
+session, the script (or its fragment) runs, and the browser redraws the
+component with new data. Two things a class waits for go straight to a route
+instead, and the session is told afterwards:
+
+- ``POST /api/stage/inject``: an instructor's button. The stage sends the press
+  (kind, target, the time on screen), the scenario's token and the faults so
+  far; the route turns the press into a fault (``inject.spec_from_press``, the
+  page's own rule), re-simulates (the shared run cache) and answers with the
+  new runs, digested for the stage. The stage swaps them in at once, then tells
+  its session, which adopts the fault (checked again) for the charts, the link
+  and a room. Nothing here changes any state: the same press always gets the
+  same answer.
+- ``GET /api/rooms/{code}/follow``: a learner's long poll. It answers as soon as
+  the room's version moves (looked up at most every ``LOOK_EVERY`` seconds per
+  room, however many learners wait), or after ``WAIT`` seconds: the room's clock
+  as it is now, and the stage's runs of the room's situation when the learner's
+  differ. Following costs no rerun: the learner's page reruns only when more
+  than the clock moved (a new situation, a question, a pause). Each poll is the
+  learner's heartbeat.
+
+Every input is checked; a refusal is JSON ``{"error": "one sentence"}`` with a
+4xx status. A scenario travels by token: the page registers its text
+(:func:`register`) and only the token, 128 random-looking bits of its hash,
+goes to the browser.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import OrderedDict
+
+import sim
+import viz.stage
+
+STYLES = ("choreography", "orchestration")
+MAX_BODY = 64 * 1024               # bytes of an injection's request
+MAX_FAULTS = 100
+WAIT = 10.0                        # seconds a follow request waits for the room to move
+LOOK_EVERY = 0.1                   # seconds between two looks at one room's version
+TEXTS_BYTES = 64 * 2**20           # scenario texts the routes may be asked about (the oldest go first)
+PAYLOADS = 64                      # encoded stage payloads kept (one per runs id)
+
+
+# ---------------------------------------------------------------- what the routes may be asked about
+
+
+_texts: OrderedDict = OrderedDict()        # token -> (text, source)
+_texts_bytes = 0
+_lock = threading.Lock()
+
+
+def register(text: str, source: str) -> str:
+    """The token under which the routes know this scenario text (the page registers what it shows)."""
+    global _texts_bytes
+    token = hashlib.sha256(f"{source}\0{text}".encode("utf-8", "replace")).hexdigest()[:32]
+    with _lock:
+        if token in _texts:
+            _texts.move_to_end(token)
+            return token
+        _texts[token] = (text, source)
+        _texts_bytes += len(text) + len(source)
+        while _texts_bytes > TEXTS_BYTES and len(_texts) > 1:
+            _, (old, old_source) = _texts.popitem(last=False)
+            _texts_bytes -= len(old) + len(old_source)
+    return token
+
+
+def _text(token) -> tuple[str, str] | None:
+    with _lock:
+        return _texts.get(token) if isinstance(token, str) else None
+
+
+# ---------------------------------------------------------------- what the stage draws
+
+
+_digests: OrderedDict = OrderedDict()      # Shown.key -> viz.stage digest
+_payloads: OrderedDict = OrderedDict()     # runs id -> the encoded {"runs_id", "runs", "errors"}
+
+
+def _remember(cache: OrderedDict, key, make, limit: int):
+    with _lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = make()
+    with _lock:
+        cache[key] = value
+        while len(cache) > limit:
+            cache.popitem(last=False)
+    return value
+
+
+def runs_id(shown: list) -> str:
+    """Names the runs on screen: changes exactly when they do (the stage swaps runs when it changes)."""
+    return hashlib.sha1(repr([s.key for s in shown]).encode()).hexdigest()[:12]
+
+
+def stage_runs(shown: list) -> dict:
+    """The runs as the stage takes them: ``{"runs_id", "runs", "errors"}`` (digests cached by run)."""
+    good = [s for s in shown if s.run is not None]
+    return {"runs_id": runs_id(shown),
+            "runs": [_remember(_digests, s.key, lambda s=s: viz.stage.stage_run(s.run), 4 * PAYLOADS)
+                     for s in good],
+            "errors": [{"style": s.style, "error": s.error} for s in shown if s.run is None]}
+
+
+def _encoded_runs(shown: list) -> str:
+    """``stage_runs`` as JSON, encoded once per runs id however many learners ask."""
+    return _remember(_payloads, runs_id(shown), lambda: json.dumps(stage_runs(shown), separators=(",", ":")),
+                     PAYLOADS)
+
+
+# ---------------------------------------------------------------- an instructor's press
+
+
+class Refused(Exception):
+    """A request the routes will not serve: ``status`` and one sentence."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _styles(value) -> tuple:
+    if not isinstance(value, list) or not value or len(value) > 2 or any(v not in STYLES for v in value):
+        raise Refused(400, "styles must be a list of 'choreography' and/or 'orchestration'")
+    return tuple(value)
+
+
+def _seed(value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63):
+        raise Refused(400, "seed must be an integer or null")
+    return value
+
+
+def _faults(value) -> tuple:
+    if not isinstance(value, list) or len(value) > MAX_FAULTS or \
+            any(not isinstance(f, str) or not f or len(f) > 300 for f in value):
+        raise Refused(400, f"faults must be a list of at most {MAX_FAULTS} fault specs")
+    return tuple(value)
+
+
+def inject_answer(body) -> dict:
+    """What ``POST /api/stage/inject`` answers: the press made a fault, and the runs with it (or why not).
+
+    ``body``: {"scenario": token, "styles": [...], "seed": int|null, "faults": [specs so far], "press": {...}}.
+    A press that makes no fault is answered (200) with ``{"error": ...}``, shown in the panel as a rerun
+    would show it; a malformed request raises :class:`Refused`."""
+    from . import inject, runs             # the page's modules (imported here: app.py loads this module first)
+
+    if not isinstance(body, dict):
+        raise Refused(400, "the request must be a JSON object")
+    found = _text(body.get("scenario"))
+    if found is None:
+        raise Refused(404, "this scenario is no longer on the server: reload the page")
+    text, source = found
+    styles, seed, faults = _styles(body.get("styles")), _seed(body.get("seed")), _faults(body.get("faults"))
+    scenario = runs.parse(text, source)
+    if isinstance(scenario, str):
+        raise Refused(400, "the scenario does not load")
+    shown = runs.live_runs(text, source, styles, seed, faults)
+    try:
+        spec = inject.spec_from_press(body.get("press"), scenario, shown)
+    except sim.SagaInputError as e:
+        return {"error": str(e), "panel": inject.panel_data(scenario, shown, list(faults), str(e))}
+    if spec not in faults:
+        faults = (*faults, spec)
+        shown = runs.live_runs(text, source, styles, seed, faults)
+    return {**stage_runs(shown), "spec": spec, "faults": list(faults),
+            "panel": inject.panel_data(scenario, shown, list(faults))}
+
+
+# ---------------------------------------------------------------- a learner follows a room
+
+
+LEARNER_ID = re.compile(r"[0-9a-f]{32}")
+_looks: dict = {}                          # room code -> (its version, when looked)
+
+
+def _store():
+    from . import room                     # the page's store: one per process
+    return room.store()
+
+
+def _version(code: str):
+    """The room's version, looked up at most every LOOK_EVERY seconds whoever asks."""
+    now = time.monotonic()
+    seen = _looks.get(code)
+    if seen is not None and now - seen[1] < LOOK_EVERY:
+        return seen[0]
+    version = _store().version(code)
+    if len(_looks) > 10_000:
+        _looks.clear()
+    _looks[code] = (version, now)
+    return version
+
+
+def _room_runs(situation: dict) -> list | None:
+    """The shown runs of a room's situation (a library lesson), as a learner's page computes them."""
+    from . import runs
+
+    name = situation.get("scenario")
+    entries, _ = runs.library()
+    entry = next((e for e in entries if e.name == name), None)
+    if entry is None:
+        return None
+    style = situation.get("style")
+    styles = STYLES if style == "both" else (style,) if style in STYLES else None
+    if styles is None:
+        return None
+    return runs.live_runs(entry.text, entry.source, styles, situation.get("seed"),
+                          tuple(str(f) for f in situation.get("faults") or ()))
+
+
+def follow_answer(code: str, learner: str, version, have_runs: str) -> str:
+    """The room as a following learner's stage takes it (JSON text): its version, its clock now, what
+    changed beyond the clock (``rerun``: the page should follow too), and the runs if ``have_runs`` differs."""
+    found = _store().get(code)
+    if found is None:
+        raise Refused(404, "there is no such room (a room lasts a day)")
+    clock = dict(found.clock)
+    clock["t"] = round(found.clock_at(), 4)
+    shown = _room_runs(found.situation)
+    part = {"version": found.version, "clock": {k: clock.get(k) for k in ("id", "t", "playing", "speed")},
+            "situation": found.situation,
+            "question": (found.question or {}).get("id"), "revealed": found.revealed}
+    head = json.dumps(part, separators=(",", ":"))
+    if shown is None or runs_id(shown) == have_runs:
+        return head
+    return head[:-1] + ',"stage":' + _encoded_runs(shown) + "}"
+
+
+async def _follow(request):
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import Response
+
+    code = request.path_params.get("code", "")
+    learner = request.query_params.get("learner", "")
+    have_runs = request.query_params.get("runs", "")[:40]
+    try:
+        version = int(request.query_params.get("version", "-1"))
+    except ValueError:
+        version = -1
+    try:
+        import classroom
+        code = classroom.rooms.normalize_code(code)
+        if not code:
+            raise Refused(400, "that is not a room code")
+        if not LEARNER_ID.fullmatch(learner):
+            raise Refused(400, "learner must be 32 hexadecimal digits")
+        try:
+            await run_in_threadpool(_store().follow, code, learner)     # the heartbeat
+        except classroom.RoomError as e:
+            raise Refused(404, str(e)) from None
+        deadline = time.monotonic() + WAIT
+        while _version(code) == version and time.monotonic() < deadline:
+            await asyncio.sleep(LOOK_EVERY / 2)
+        if _version(code) is None:
+            raise Refused(404, "there is no such room (a room lasts a day)")
+        text = await run_in_threadpool(follow_answer, code, learner, version, have_runs)
+    except Refused as e:
+        return _refusal(e)
+    return Response(text, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+async def _inject(request):
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import Response
+
+    try:
+        size = int(request.headers.get("content-length") or 0)
+        if size > MAX_BODY:
+            raise Refused(413, f"the request is over {MAX_BODY // 1024} KB")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise Refused(413, f"the request is over {MAX_BODY // 1024} KB")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise Refused(400, "the request is not JSON") from None
+        answer = await run_in_threadpool(inject_answer, body)
+    except Refused as e:
+        return _refusal(e)
+    return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def _refusal(e: Refused):
+    from starlette.responses import JSONResponse
+    return JSONResponse({"error": str(e)}, status_code=e.status, headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list:
+    """The routes ``app.py`` hands to ``st.App``."""
+    from starlette.routing import Route
+    return [Route("/api/stage/inject", _inject, methods=["POST"]),
+            Route("/api/rooms/{code}/follow", _follow, methods=["GET"])]
