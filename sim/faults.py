@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 from .errors import FaultError
 
-SERVICE_KINDS = ("fail", "compensation_fail", "crash", "slow")
+SERVICE_KINDS = ("fail", "compensation_fail", "crash", "slow", "crash_before_publish")
 BROKER_KINDS = ("drop", "duplicate", "delay")
 KINDS = SERVICE_KINDS + BROKER_KINDS
 
@@ -21,6 +21,7 @@ _KEYS = {
     "compensation_fail": {"saga", "at", "times", "probability"},
     "crash": {"at", "recover_after"},
     "slow": {"saga", "at", "times", "probability", "by"},
+    "crash_before_publish": {"saga", "at", "recover_after"},
     "drop": {"saga", "at", "message", "count", "probability"},
     "duplicate": {"saga", "at", "message", "count"},
     "delay": {"saga", "at", "message", "count", "by"},
@@ -84,6 +85,10 @@ class Fault:
             back = (f", back after {_num(self.recover_after)}" if self.recover_after is not None
                     else ", never comes back")
             return f"{who} crashes at t={_num(self.at)}{back}"
+        if self.kind == "crash_before_publish":
+            back = (f", back after {_num(self.recover_after)}" if self.recover_after is not None
+                    else ", never comes back")
+            return f"{who} commits its step{saga}{when}, then crashes before publishing{back}"
         if self.kind == "slow":
             return f"{who} takes {_num(self.by)} longer{saga}{often}{when}"
         msg = self.message or "any message"

@@ -140,6 +140,7 @@ class Scenario:
     timing: Timing = Timing()
     idempotent: bool = True
     isolation: str = "none"
+    outbox: bool = False           # services publish through a transactional outbox (issue 18)
     faults: tuple = ()
     lesson: int | None = None      # place in the curriculum (the library is listed in this order)
     questions: tuple = ()          # Question, ...: the lesson's own questions for a class
@@ -439,7 +440,7 @@ class _Validator:
             self.fail(None, f"must be a mapping of fields (name, steps, orders, ...), got {_kind(data)}")
         allowed = {"name", "lesson", "title", "summary", "learning_goal", "watch", "source", "style", "seed",
                    "steps", "customers", "stock", "orders", "load", "timing", "idempotent",
-                   "isolation", "faults", "expect", "questions"}
+                   "isolation", "outbox", "faults", "expect", "questions"}
         self.known_keys(data, allowed, "")
         for req in ("name", "customers", "stock"):
             if req not in data:
@@ -462,6 +463,9 @@ class _Validator:
         idempotent = data.get("idempotent", True)
         if not isinstance(idempotent, bool):
             self.fail("idempotent", f"must be true or false, got {idempotent!r}")
+        outbox = data.get("outbox", False)
+        if not isinstance(outbox, bool):
+            self.fail("outbox", f"must be true or false, got {outbox!r}")
         cust_names = [c for c, _ in customers]
         items = [i for i, _ in stock]
         orders = self.orders(data.get("orders"), cust_names, items)
@@ -482,7 +486,7 @@ class _Validator:
             lesson=None if data.get("lesson") is None else self.number(
                 data["lesson"], "lesson", integer=True, minimum=1, maximum=10_000),
             style=style, seed=seed, timing=timing, idempotent=idempotent, isolation=isolation,
-            faults=faults, questions=self.questions(data.get("questions")), path=self.source)
+            outbox=outbox, faults=faults, questions=self.questions(data.get("questions")), path=self.source)
         if sc.horizon > MAX_HORIZON:
             self.fail("timing.horizon", f"the run would last {_num(sc.horizon)}; at most {_num(MAX_HORIZON)}")
         expect = self.expect(data.get("expect"), sc)
