@@ -146,7 +146,8 @@ def fault_from_mapping(data, where="fault") -> Fault:
         raise FaultError("needs a target (a service name, 'orchestrator' or 'broker')", where)
     target = target.strip()
     if kind not in KINDS:
-        raise FaultError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}", where)
+        from .pointing import did_you_mean
+        raise FaultError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}{did_you_mean(kind, KINDS)}", where)
     if kind in BROKER_KINDS and target != "broker":
         raise FaultError(f"'{kind}' is a broker fault: write broker:{kind}, not {target}:{kind}", where)
     if kind in SERVICE_KINDS and target == "broker":
@@ -211,6 +212,8 @@ def check_fault_targets(fault: Fault, services, where="fault") -> None:
     if fault.target in ("broker", "orchestrator"):
         return
     if fault.target not in services:
+        from .pointing import did_you_mean
         raise FaultError(
-            f"target {fault.target!r} is not a service of this scenario "
+            f"target {fault.target!r} is not a service of this scenario"
+            f"{did_you_mean(fault.target, list(services) + ['orchestrator', 'broker'])} "
             f"(services: {', '.join(services)}; also orchestrator, broker)", where)
