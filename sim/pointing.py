@@ -166,7 +166,11 @@ def yaml_problem(text: str, line: int, column: int, problem: str):
         if stripped.startswith("-") and "'-' indicator" in problem:
             return line, None, "this list item is indented differently from the items above it"
         if my_indent < prev_indent:
-            levels = {_indent(x) for x in lines[:k] if x.strip() and not x.strip().startswith("#")}
+            levels, i = [prev_indent], p          # the indentation of the fields this line could belong with
+            while i is not None and levels[-1] > 0:
+                i = _previous(lines, i)
+                if i is not None and _indent(lines[i]) < levels[-1]:
+                    levels.append(_indent(lines[i]))
             if my_indent not in levels:
                 return line, None, (f"this line is indented by {my_indent} spaces, which lines up with no "
                                     "line above it; line it up with the fields it belongs with")
