@@ -158,21 +158,35 @@ def _text(scenario, runs) -> str:
 
 
 def _check(files) -> int:
-    bad = 0
+    """Validate each file, warn about likely typos, then run it and compare its ``expect:``.
+
+    Exit 2 if a file is refused, else 1 if a lesson's own expectations fail, else 0."""
+    from .expect import check_expect
+    bad = wrong = 0
     for f in files:
         try:
             sc = load_scenario(f)
         except SagaInputError as e:
-            print(f"error: {e}", file=sys.stderr)
+            where = f" (line {e.line})" if e.line and f"line {e.line}" not in str(e) else ""
+            print(f"error: {e}{where}", file=sys.stderr)
             bad += 1
             continue
-        print(f"ok: {f} ({sc.name}, {sc.saga_count} saga{'s' if sc.saga_count != 1 else ''})")
+        for fld, text in sc.warnings:
+            print(f"warning: {f}: {fld}: {text}", file=sys.stderr)
+        mismatches = check_expect(sc, f)
+        if mismatches:
+            wrong += 1
+            for m in mismatches:
+                print(f"expectation failed: {m}", file=sys.stderr)
+            continue
+        checked = " expectations hold," if sc.expect else ""
+        print(f"ok: {f} ({sc.name},{checked} {sc.saga_count} saga{'s' if sc.saga_count != 1 else ''})")
         for cycle in sc.subscription_cycles():
             ring = " -> ".join(cycle + [cycle[0]])
             print(f"warning: {f}: steps: choreography subscriptions form a cycle ({ring}); each waits for an "
                   "event the next publishes only after its own step, so choreography will deadlock "
                   "(orchestration ignores waits_for)", file=sys.stderr)
-    return 2 if bad else 0
+    return 2 if bad else 1 if wrong else 0
 
 
 def _list() -> int:

@@ -192,6 +192,13 @@ class Sim:
         self.cyclic = bool(scenario.subscription_cycles()) if style == "choreography" else False
         if style == "choreography":
             self._wire_choreography()
+        # the dual write and its cure (issue 18): only installed when a scenario asks for them,
+        # so the hot path of every other run is untouched
+        self.commit_crashes = [fs for fs in self.faults if fs.fault.kind == "crash_before_publish"]
+        if scenario.outbox or self.commit_crashes:
+            self.publish = self._publish_hooked
+            for p in self.services.values():
+                p.hook_publishing(scenario.outbox)
 
     # ------------------------------------------------------------ plumbing
     def later(self, delay, fn, *args):
@@ -260,7 +267,7 @@ class Sim:
         self.broker_index = {}
         future = []
         for idx, fs in enumerate(self.faults):
-            if fs.fault.kind != "crash":
+            if fs.fault.kind != "crash" and fs.fault.kind != "crash_before_publish":
                 future.append((fs.fault.at, idx, fs))
         future.sort(key=lambda x: (x[0], x[1]))
         self._future = deque(future)
@@ -345,6 +352,27 @@ class Sim:
         if comp.down:
             return
         self.emit("fault_injected", None, comp.name, {"fault": fs.spec, "kind": "crash"})
+        self.m["crashes"] += 1
+        comp.crash()
+        if fs.fault.recover_after is not None:
+            self.later(fs.fault.recover_after, comp.recover)
+
+    def commit_crash(self, service, saga):
+        """A ``crash_before_publish`` fault that strikes now: the first commit of ``service``
+        (of ``saga`` if the fault names one) at or after its ``at``; each strikes once."""
+        now = self.env._now
+        for fs in self.commit_crashes:
+            f = fs.fault
+            self.work += 1
+            if fs.used or f.target != service or f.at > now or (f.saga is not None and f.saga != saga):
+                continue
+            fs.used = 1
+            self.emit("fault_injected", saga, service, {"fault": fs.spec, "kind": f.kind})
+            return fs
+        return None
+
+    def crash_after_commit(self, comp, fs):
+        """The service committed its local transaction and crashes before publishing."""
         self.m["crashes"] += 1
         comp.crash()
         if fs.fault.recover_after is not None:
@@ -489,6 +517,13 @@ class Sim:
         """Choreography: an event on the broker, one copy per subscriber."""
         for dst, _role in self.subs.get(name, ()):
             self.broker.send(Msg(self.new_id(), name, saga, src, dst, step, op, flow, None, detail))
+
+    def _publish_hooked(self, src, saga, step, op, name, flow, detail=None):
+        """``publish`` when a participant may crash between its commit and its publish, or
+        publishes through a transactional outbox: the copies go through the source's ``emit_out``."""
+        msgs = [Msg(self.new_id(), name, saga, src, dst, step, op, flow, None, detail)
+                for dst, _role in self.subs.get(name, ())]
+        self.services[src].emit_out(msgs, op == "done")
 
     def check_waits_deadlock(self, saga):
         """Choreography: build the saga's wait-for graph and look for a cycle.
@@ -1177,6 +1212,80 @@ class Participant:
             sim.end_saga(saga, "completed", self.name)
         self._finish(job, reply)
 
+    # -------------------------------------------------------- the dual write and the outbox
+    def hook_publishing(self, outbox):
+        """Route this service's publishing through ``emit_out`` (instance attributes: the class's
+        plain methods stay the hot path of every run without these options)."""
+        self.outbox = {} if outbox else None     # row id -> messages not yet acknowledged by the broker
+        self.rows = itertools.count(1).__next__
+        self.strike = None                       # a crash_before_publish that struck this commit
+        self._finish = self._finish_hooked
+
+    def emit_out(self, msgs, commit):
+        """Publish ``msgs`` after a local commit (``commit``: the forward step's success).
+
+        A ``crash_before_publish`` fault strikes here: the commit is done, the messages are not
+        sent. Without an outbox they are lost for good (the dual write); with one they were
+        written in the same local transaction and the relay publishes them after recovery.
+        """
+        sim = self.sim
+        if commit and self.strike is None and sim.commit_crashes and msgs:
+            fs = sim.commit_crash(self.name, msgs[0].saga)
+            if fs is not None:
+                self.strike = fs
+                names = msgs[0].name
+                if self.outbox is not None:
+                    self.outbox[self.rows()] = msgs
+                    sim.emit("outbox_pending", msgs[0].saga, self.name,
+                             {"message": names, "reason": "written to the outbox with the local commit; "
+                              "the relay publishes it when the service is back"})
+                else:
+                    sim.emit("publish_lost", msgs[0].saga, self.name,
+                             {"message": names, "reason": "committed locally, then crashed before publishing: "
+                              "nobody will ever send it"})
+                return
+        if self.outbox is None:
+            for m in msgs:
+                sim.broker.send(m)
+            return
+        row = self.rows()
+        self.outbox[row] = msgs
+        self._relay(row, msgs)
+
+    def _relay(self, row, msgs):
+        """The outbox relay: publish a row, mark it sent when the broker's acknowledgement is back."""
+        sim = self.sim
+        for m in msgs:
+            sim.broker.send(m)
+        sim.later(sim.delay, self._acked, row, self.epoch)
+
+    def _acked(self, row, epoch):
+        if epoch == self.epoch:                  # a crash before the ack leaves the row unsent
+            self.outbox.pop(row, None)
+
+    def _finish_hooked(self, job, reply, remember=True):
+        """``_finish`` with the reply sent through ``emit_out``; after a struck commit, the
+        service acknowledges the job (its effect is committed) and crashes."""
+        self.working.pop(job.id, None)
+        if remember and self.idempotent and job.id > 0:
+            self.done_ids[job.id] = reply if reply is None or reply.detail is not None else reply.id
+        if reply is not None:
+            self.emit_out([reply], reply.op == "done")
+        if self.capacity is not None:
+            self._release_worker()
+        fs, self.strike = self.strike, None
+        if fs is not None:
+            self.sim.crash_after_commit(self, fs)
+
+    def _relay_after_recovery(self):
+        rows = list(self.outbox.items()) if self.outbox else ()
+        if rows:
+            self.sim.emit("outbox_relayed", None, self.name,
+                          {"rows": len(rows), "messages": [m.name for _, msgs in rows for m in msgs],
+                           "reason": "the relay publishes every outbox row not yet acknowledged"})
+        for row, msgs in rows:
+            self._relay(row, msgs)
+
     # -------------------------------------------------------- crash and recovery
     def crash(self):
         """Down: unfinished jobs are lost (messages go back to the broker, unacked)."""
@@ -1212,6 +1321,8 @@ class Participant:
         deferred, self.deferred = self.deferred, []
         for fn, args in deferred:
             fn(*args)
+        if getattr(self, "outbox", None):
+            self._relay_after_recovery()
         self.sim.broker.release(self.name)
 
 

@@ -8,6 +8,8 @@ class SagaInputError(ValueError):
     problem, e.g. ``scenarios/x.yaml: timing.timeout: must be a number > 0, got 'abc'``.
     """
 
+    line = None            # where in the file, when known (from 1): the editor shows that line
+    column = None
     MAX_NAME = 10_000      # where: a file name, a field path, a fault spec
     MAX_REASON = 600       # what: may quote a value, which is cut short
 

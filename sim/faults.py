@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 from .errors import FaultError
 
-SERVICE_KINDS = ("fail", "compensation_fail", "crash", "slow")
+SERVICE_KINDS = ("fail", "compensation_fail", "crash", "slow", "crash_before_publish")
 BROKER_KINDS = ("drop", "duplicate", "delay")
 KINDS = SERVICE_KINDS + BROKER_KINDS
 
@@ -21,6 +21,7 @@ _KEYS = {
     "compensation_fail": {"saga", "at", "times", "probability"},
     "crash": {"at", "recover_after"},
     "slow": {"saga", "at", "times", "probability", "by"},
+    "crash_before_publish": {"saga", "at", "recover_after"},
     "drop": {"saga", "at", "message", "count", "probability"},
     "duplicate": {"saga", "at", "message", "count"},
     "delay": {"saga", "at", "message", "count", "by"},
@@ -84,6 +85,10 @@ class Fault:
             back = (f", back after {_num(self.recover_after)}" if self.recover_after is not None
                     else ", never comes back")
             return f"{who} crashes at t={_num(self.at)}{back}"
+        if self.kind == "crash_before_publish":
+            back = (f", back after {_num(self.recover_after)}" if self.recover_after is not None
+                    else ", never comes back")
+            return f"{who} commits its step{saga}{when}, then crashes before publishing{back}"
         if self.kind == "slow":
             return f"{who} takes {_num(self.by)} longer{saga}{often}{when}"
         msg = self.message or "any message"
@@ -141,7 +146,8 @@ def fault_from_mapping(data, where="fault") -> Fault:
         raise FaultError("needs a target (a service name, 'orchestrator' or 'broker')", where)
     target = target.strip()
     if kind not in KINDS:
-        raise FaultError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}", where)
+        from .pointing import did_you_mean
+        raise FaultError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}{did_you_mean(kind, KINDS)}", where)
     if kind in BROKER_KINDS and target != "broker":
         raise FaultError(f"'{kind}' is a broker fault: write broker:{kind}, not {target}:{kind}", where)
     if kind in SERVICE_KINDS and target == "broker":
@@ -206,6 +212,8 @@ def check_fault_targets(fault: Fault, services, where="fault") -> None:
     if fault.target in ("broker", "orchestrator"):
         return
     if fault.target not in services:
+        from .pointing import did_you_mean
         raise FaultError(
-            f"target {fault.target!r} is not a service of this scenario "
+            f"target {fault.target!r} is not a service of this scenario"
+            f"{did_you_mean(fault.target, list(services) + ['orchestrator', 'broker'])} "
             f"(services: {', '.join(services)}; also orchestrator, broker)", where)

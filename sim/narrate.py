@@ -103,6 +103,14 @@ def narrate_event(ev, ctx=None) -> str:
                     f"{d.get('open_sagas', 0)} open saga(s)")
         waiting = d.get("waiting", 0)
         return f"{svc} is back" + (f"; {waiting} message(s) waited for it in the broker" if waiting else "")
+    if kind == "publish_lost":
+        return f"{svc} committed {s} but crashed before publishing {d.get('message')}: that message is lost for good"
+    if kind == "outbox_pending":
+        return f"{svc} crashed before publishing {d.get('message')} ({s}); it waits in {svc}'s outbox"
+    if kind == "outbox_relayed":
+        msgs = d.get("messages") or []
+        return (f"{svc}'s outbox relay publishes {d.get('rows', 0)} row(s) not yet acknowledged: "
+                f"{', '.join(msgs)}")
     if kind == "deadlock_detected":
         return f"DEADLOCK detected: {d.get('reason', ' -> '.join(d.get('cycle', [])))}"
     if kind == "fault_injected":

@@ -18,6 +18,7 @@ import yaml
 
 from .errors import FaultError, ScenarioError
 from .faults import check_fault_targets, fault_from_mapping
+from .pointing import did_you_mean, locate, suggest, yaml_problem
 
 MAX_FILE_BYTES = 1_000_000
 MAX_SAGAS = 200_000
@@ -140,11 +141,13 @@ class Scenario:
     timing: Timing = Timing()
     idempotent: bool = True
     isolation: str = "none"
+    outbox: bool = False           # services publish through a transactional outbox (issue 18)
     faults: tuple = ()
     lesson: int | None = None      # place in the curriculum (the library is listed in this order)
     questions: tuple = ()          # Question, ...: the lesson's own questions for a class
     expect: dict = field(default=None, compare=False, hash=False)
     path: str = field(default="", compare=False, hash=False)
+    warnings: tuple = field(default=(), compare=False, hash=False)   # (field, text): accepted, but likely a typo
 
     @property
     def styles(self):
@@ -349,20 +352,33 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     try:
         data = _load_yaml(text)
     except ScenarioError as e:
-        raise ScenarioError(e.reason, source) from None
+        err = ScenarioError(e.reason, source)
+        m = re.match(r"line (\d+)", e.reason)
+        err.line = int(m.group(1)) if m else None
+        raise err from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         if "nesting depth" in problem:
             raise ScenarioError("is nested too deeply", source) from None
-        raise ScenarioError(f"{where}not valid YAML ({problem})", source) from None
+        if mark is None:
+            raise ScenarioError(f"not valid YAML ({problem})", source) from None
+        line, column, words = yaml_problem(text, mark.line + 1, mark.column + 1, problem)
+        err = ScenarioError(f"line {line}: {words} (not valid YAML)", source)
+        err.line, err.column = line, column
+        raise err from None
     except RecursionError:
         raise ScenarioError("is nested too deeply", source) from None
     except UnicodeEncodeError as e:
         raise ScenarioError(f"is not valid Unicode text (character {e.object[e.start]!r} at position "
                             f"{e.start})", source) from None
-    return scenario_from_mapping(data, source)
+    try:
+        return scenario_from_mapping(data, source)
+    except ScenarioError as e:
+        where = locate(text, e.field)
+        if where:
+            e.line, e.column = where
+        raise
 
 
 def scenario_from_mapping(data, source="<scenario>") -> Scenario:
@@ -429,7 +445,8 @@ class _Validator:
         if extra:
             where = f"{fld}." if fld else ""
             key = extra[0] if isinstance(extra[0], str) and extra[0].strip() else repr(extra[0])
-            self.fail(f"{where}{key}", f"unknown field (known: {', '.join(sorted(allowed))})")
+            self.fail(f"{where}{key}", f"unknown field{did_you_mean(extra[0], allowed)} "
+                                       f"(known: {', '.join(sorted(allowed))})")
 
     # -- the whole file
     def scenario(self, data) -> Scenario:
@@ -439,7 +456,7 @@ class _Validator:
             self.fail(None, f"must be a mapping of fields (name, steps, orders, ...), got {_kind(data)}")
         allowed = {"name", "lesson", "title", "summary", "learning_goal", "watch", "source", "style", "seed",
                    "steps", "customers", "stock", "orders", "load", "timing", "idempotent",
-                   "isolation", "faults", "expect", "questions"}
+                   "isolation", "outbox", "faults", "expect", "questions"}
         self.known_keys(data, allowed, "")
         for req in ("name", "customers", "stock"):
             if req not in data:
@@ -462,6 +479,9 @@ class _Validator:
         idempotent = data.get("idempotent", True)
         if not isinstance(idempotent, bool):
             self.fail("idempotent", f"must be true or false, got {idempotent!r}")
+        outbox = data.get("outbox", False)
+        if not isinstance(outbox, bool):
+            self.fail("outbox", f"must be true or false, got {outbox!r}")
         cust_names = [c for c, _ in customers]
         items = [i for i, _ in stock]
         orders = self.orders(data.get("orders"), cust_names, items)
@@ -482,12 +502,32 @@ class _Validator:
             lesson=None if data.get("lesson") is None else self.number(
                 data["lesson"], "lesson", integer=True, minimum=1, maximum=10_000),
             style=style, seed=seed, timing=timing, idempotent=idempotent, isolation=isolation,
-            faults=faults, questions=self.questions(data.get("questions")), path=self.source)
+            outbox=outbox, faults=faults, questions=self.questions(data.get("questions")), path=self.source)
         if sc.horizon > MAX_HORIZON:
             self.fail("timing.horizon", f"the run would last {_num(sc.horizon)}; at most {_num(MAX_HORIZON)}")
         expect = self.expect(data.get("expect"), sc)
         object.__setattr__(sc, "expect", expect)
+        object.__setattr__(sc, "warnings", tuple(self.typos(sc)))
         return sc
+
+    def typos(self, sc):
+        """Warnings for names the file may accept but probably did not mean (did you mean)."""
+        for s in sc.steps:
+            if s.name in BUILTIN_STEPS:
+                continue
+            near = suggest(s.name, BUILTIN_STEPS)
+            if near:
+                yield (f"steps[{s.index}]", f"{s.name!r} is not a built-in step, so it becomes a custom step that "
+                       f"moves no money or stock and fails only by fault; did you mean {near!r}?")
+        known = {"ApproveOrder", "OrderApproved"}
+        for s in sc.steps:
+            known.update(astuple(s.messages))
+        for i, f in enumerate(sc.faults):
+            if f.message is not None and f.message not in known:
+                near = suggest(f.message, known)
+                hint = f"; did you mean {near!r}?" if near else f" (messages: {', '.join(sorted(known))})"
+                yield (f"faults[{i}].message", f"no message of this scenario is called {f.message!r}, so this "
+                       f"fault never strikes{hint}")
 
     def named_amounts(self, value, fld, key):
         value = self.mapping(value, fld, required=True)
@@ -570,7 +610,8 @@ class _Validator:
                     if not isinstance(ev, str):
                         self.fail(f"{fld}.waits_for", f"must list event names (text), got {ev!r}")
                     if ev not in done_events:
-                        self.fail(f"{fld}.waits_for", f"{ev!r} is not an event any step publishes "
+                        self.fail(f"{fld}.waits_for", f"{ev!r} is not an event any step publishes"
+                                                      f"{did_you_mean(ev, done_events)} "
                                                       f"(events: {', '.join(done_events)})")
                     if done_events[ev] == name:
                         self.fail(f"{fld}.waits_for", f"step {name!r} cannot wait for its own event {ev!r}")
@@ -604,7 +645,8 @@ class _Validator:
                     kw["service_time"] = self.number(t, "timing.service_time.default", maximum=1e6)
                     continue
                 if svc not in services and svc != "orchestrator":
-                    self.fail(f"timing.service_time.{svc}", f"is not a step of this scenario ({', '.join(services)})")
+                    self.fail(f"timing.service_time.{svc}", f"is not a step of this scenario"
+                                                            f"{did_you_mean(svc, services)} ({', '.join(services)})")
                 overrides.append((svc, self.number(t, f"timing.service_time.{svc}", maximum=1e6)))
             kw["service_times"] = tuple(overrides)
         elif st is not None:
@@ -622,7 +664,8 @@ class _Validator:
         caps = []
         for svc, n in cap.items():
             if svc not in services:
-                self.fail(f"timing.capacity.{svc}", f"is not a step of this scenario ({', '.join(services)})")
+                self.fail(f"timing.capacity.{svc}", f"is not a step of this scenario"
+                                                    f"{did_you_mean(svc, services)} ({', '.join(services)})")
             caps.append((svc, self.number(n, f"timing.capacity.{svc}", integer=True, minimum=1, maximum=1e6)))
         kw["capacity"] = tuple(caps)
         return Timing(**kw)
@@ -640,7 +683,8 @@ class _Validator:
             self.known_keys(o, {"customer", "item", "qty", "price", "at", "items"}, fld)
             cust = o.get("customer")
             if cust not in customers:
-                self.fail(f"{fld}.customer", f"{cust!r} is not in customers ({', '.join(customers)})")
+                self.fail(f"{fld}.customer", f"{cust!r} is not in customers{did_you_mean(cust, customers)} "
+                                             f"({', '.join(customers)})")
             if "items" in o:
                 if "item" in o or "qty" in o:
                     self.fail(fld, "give either item and qty, or items, not both")
@@ -650,13 +694,15 @@ class _Validator:
                 lines = []
                 for it, q in its.items():
                     if it not in items:
-                        self.fail(f"{fld}.items.{it}", f"is not in stock ({', '.join(map(str, items))})")
+                        self.fail(f"{fld}.items.{it}", f"is not in stock{did_you_mean(it, items)} "
+                                                       f"({', '.join(map(str, items))})")
                     lines.append((it, self.number(q, f"{fld}.items.{it}", integer=True, minimum=1, maximum=1e9)))
                 lines = tuple(lines)
             else:
                 it = o.get("item", items[0] if len(items) == 1 else None)
                 if it not in items:
-                    self.fail(f"{fld}.item", f"{it!r} is not in stock ({', '.join(map(str, items))})")
+                    self.fail(f"{fld}.item", f"{it!r} is not in stock{did_you_mean(it, items)} "
+                                             f"({', '.join(map(str, items))})")
                 qty = self.number(o.get("qty", 1), f"{fld}.qty", integer=True, minimum=1, maximum=1e9)
                 lines = ((it, qty),)
             price = self.number(o.get("price", 10), f"{fld}.price", maximum=1e12)

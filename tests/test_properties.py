@@ -131,6 +131,9 @@ def fault_mappings(draw, services, n_sagas):
     elif kind == "crash":
         f.update(target=draw(st.sampled_from((*services, "orchestrator"))),
                  recover_after=opt(st.sampled_from((0.5, 2, 5, 20))))
+    elif kind == "crash_before_publish":         # the dual write (issue 18): services only, strikes once
+        f.update(target=draw(st.sampled_from(services)), saga=opt(st.integers(1, n_sagas)),
+                 recover_after=opt(st.sampled_from((0.5, 2, 5, 20))))
     else:
         targets = (*services, "orchestrator") if kind == "slow" else services
         f.update(target=draw(st.sampled_from(targets)), saga=opt(st.integers(1, n_sagas)))
@@ -161,6 +164,8 @@ class World(tuple):
 def worlds(draw, waits="chain", max_faults=4, idempotent=True, ample=False):
     """A random scenario, a style and a random fault plan, as a World."""
     mapping = draw(scenarios(waits, ample, idempotent))
+    if draw(st.booleans()):
+        mapping["outbox"] = True              # issue 18: the properties hold with a transactional outbox too
     services = [s if isinstance(s, str) else s["name"] for s in mapping["steps"]]
     plan = draw(st.lists(fault_mappings(services, len(mapping["orders"])), max_size=max_faults))
     faults = [sim.fault_from_mapping(f) for f in plan]

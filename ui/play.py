@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import compare, figures, inject, room, runs, stage, state
+from . import lessoncheck
 from .safe import md
 
 CHART_LABELS = {"timeline": "Timeline", "saga_log": "Saga log", "state": "Balances and stock over time",
@@ -42,6 +43,7 @@ def view(scenario, text: str, source: str, story=None) -> None:
     replay = ss().replay
     learner = room.is_learner()
     room.bar(shown_runs(text, source), scenario)
+    lessoncheck.badge(scenario, text, source)       # issue 18: a lesson whose own expect: fails says so
     if replay:
         st.info(f"Replaying **{md(replay['file'])}** (scenario {md(replay['name'])}): a recorded run, so the "
                 "instructor's panel is off. Pick a scenario on the left to play live again.",
