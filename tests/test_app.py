@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 import sim
 from ui import play, replay, runs
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "page.py")
 TIMEOUT = 60
 
 HAPPY = """\

@@ -15,7 +15,7 @@ TIMEOUT = 90
 
 
 def _explore_page():
-    """The explore view alone, the way app.py shows it (the session's scenario, from the URL)."""
+    """The explore view alone, the way page.py shows it (the session's scenario, from the URL)."""
     from ui import explore, runs, state
     entries, broken = runs.library()
     state.init(entries)

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 import classroom
 from ui.safe import md
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "page.py")
 
 
 @pytest.fixture(autouse=True)
