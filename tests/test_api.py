@@ -1,0 +1,185 @@
+"""The stage's routes (``ui/api.py``): an instructor's injection answered without a rerun, a learner's long poll.
+
+The answers are checked against what the page itself computes (the same runs id, the same fault spec as a
+press through a rerun), every malformed request is refused with one sentence and a 4xx status, and the
+routes answer over HTTP in the real server (``streamlit run app.py``).
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import classroom
+import sim
+from ui import api, inject, runs, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+HAPPY = (ROOT / "scenarios" / "happy-path.yaml").read_text(encoding="utf-8")
+SOURCE = "scenarios/happy-path.yaml"
+BOTH = ["choreography", "orchestration"]
+
+
+def body(**change) -> dict:
+    out = {"scenario": api.register(HAPPY, SOURCE), "styles": BOTH, "seed": None, "faults": [],
+           "press": {"kind": "fail", "target": "payment", "t": 0.0, "duration": 5, "often": "once"}}
+    out.update(change)
+    return out
+
+
+def test_an_injection_is_answered_with_the_runs_the_page_would_show():
+    answer = api.inject_answer(body())
+    scenario = sim.parse_scenario(HAPPY, SOURCE)
+    before = runs.live_runs(HAPPY, SOURCE, BOTH, None, ())
+    spec = inject.spec_from_press(body()["press"], scenario, before)          # the page's own rule
+    assert answer["spec"] == spec and answer["faults"] == [spec]
+    after = runs.live_runs(HAPPY, SOURCE, BOTH, None, (spec,))
+    assert answer["runs_id"] == api.runs_id(after) != api.runs_id(before)
+    assert [r["style"] for r in answer["runs"]] == BOTH
+    # simulated, not scripted: the payment's failure shows in the runs' own events
+    kinds = {e["kind"] for s in after for e in s.run["events"]}
+    assert "step_failed" in kinds and "step_failed" not in {e["kind"] for s in before for e in s.run["events"]}
+    assert [f["spec"] for f in answer["panel"]["faults"]] == [spec]
+
+
+def test_an_injection_keeps_the_faults_so_far_and_never_adds_one_twice():
+    first = api.inject_answer(body())
+    again = api.inject_answer(body(faults=first["faults"]))
+    assert again["faults"] == first["faults"] and again["runs_id"] == first["runs_id"]
+    crash = api.inject_answer(body(faults=first["faults"], press={"kind": "crash", "target": "inventory",
+                                                                  "t": 0.5, "duration": 3}))
+    assert crash["faults"][0] == first["spec"] and len(crash["faults"]) == 2
+    assert crash["spec"].startswith("inventory:crash:") and "recover_after=3" in crash["spec"]
+
+
+@pytest.mark.parametrize("press, says", [
+    ({"kind": "explode", "target": "payment", "t": 1}, "no button makes a fault of kind"),
+    ({"kind": "fail", "target": "nobody", "t": 1}, "is not a service of this scenario"),
+    ({"kind": "fail", "target": "payment", "t": -1}, "the time on screen must be a number"),
+    ({"kind": "crash", "target": "payment", "t": 1, "duration": 0}, "from 0.1 to 1000"),
+    ({"kind": "drop", "target": "broker", "message": "Nope", "t": 1}, "is not a message of this scenario"),
+    ({"kind": "fail", "target": "orchestrator", "t": 1}, "can only crash or be slow"),
+    ("not a press", "sent nothing readable"),
+])
+def test_a_press_that_makes_no_fault_is_answered_with_why(press, says):
+    answer = api.inject_answer(body(press=press))
+    assert says in answer["error"] and says in answer["panel"]["error"]
+    assert "runs" not in answer and answer["panel"]["faults"] == []
+
+
+@pytest.mark.parametrize("change, status", [
+    ({"scenario": "0" * 32}, 404),
+    ({"scenario": None}, 404),
+    ({"styles": ["both"]}, 400),
+    ({"styles": []}, 400),
+    ({"seed": True}, 400),
+    ({"seed": "1"}, 400),
+    ({"faults": "payment:fail"}, 400),
+    ({"faults": ["x"] * 101}, 400),
+    ({"faults": [""]}, 400),
+])
+def test_a_malformed_request_is_refused_in_one_sentence(change, status):
+    with pytest.raises(api.Refused) as refused:
+        api.inject_answer(body(**change))
+    assert refused.value.status == status and "\n" not in str(refused.value)
+
+
+def test_a_request_that_is_not_an_object_is_refused():
+    with pytest.raises(api.Refused):
+        api.inject_answer(["a", "list"])
+
+
+def test_the_text_registry_forgets_the_oldest_beyond_its_bytes(monkeypatch):
+    monkeypatch.setattr(api, "TEXTS_BYTES", 3000)
+    monkeypatch.setattr(api, "_texts", type(api._texts)())
+    monkeypatch.setattr(api, "_texts_bytes", 0)
+    tokens = [api.register(f"name: s{i}\n" + "#" * 1000, f"s{i}") for i in range(5)]
+    assert api._text(tokens[0]) is None and api._text(tokens[-1]) is not None
+    assert api.register(f"name: s4\n" + "#" * 1000, "s4") == tokens[-1]      # the same text, the same token
+
+
+# ---------------------------------------------------------------- a learner follows
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    rooms = classroom.RoomStore(tmp_path / "rooms.sqlite3")
+    monkeypatch.setattr(api, "_store", lambda: rooms)
+    monkeypatch.setattr(api, "_looks", {})
+    yield rooms
+    rooms.close()
+
+
+def test_a_learner_gets_the_clock_now_and_the_runs_only_when_it_has_others(store):
+    code, key = store.create({"scenario": "out-of-stock", "style": "both", "seed": None, "faults": []})
+    store.drive(code, key, clock={"t": 1.5, "playing": False, "speed": 2})
+    answer = json.loads(api.follow_answer(code, "a" * 32, -1, ""))
+    assert answer["version"] == store.version(code)
+    assert answer["clock"]["t"] == 1.5 and answer["clock"]["playing"] is False and answer["clock"]["speed"] == 2
+    entry = next(e for e in runs.library()[0] if e.name == "out-of-stock")
+    shown = runs.live_runs(entry.text, entry.source, BOTH, None, ())
+    assert answer["stage"]["runs_id"] == api.runs_id(shown)                  # what the learner's page shows
+    again = json.loads(api.follow_answer(code, "a" * 32, answer["version"], answer["stage"]["runs_id"]))
+    assert "stage" not in again
+    store.drive(code, key, situation={"scenario": "out-of-stock", "style": "both", "seed": None,
+                                      "faults": ["inventory:fail:at=0.5"]})
+    moved = json.loads(api.follow_answer(code, "a" * 32, again["version"], answer["stage"]["runs_id"]))
+    assert moved["stage"]["runs_id"] != answer["stage"]["runs_id"]
+
+
+def test_a_playing_clock_is_sent_as_it_is_now(store):
+    code, key = store.create({"scenario": "happy-path", "style": "orchestration", "seed": None, "faults": []})
+    store.drive(code, key, clock={"t": 1.0, "playing": True, "speed": 1})
+    found = store.get(code)
+    answer = json.loads(api.follow_answer(code, "b" * 32, -1, ""))
+    assert answer["clock"]["playing"] is True
+    assert found.clock_at(found.clock["at"]) <= answer["clock"]["t"] <= found.clock_at() + 1e-6
+
+
+def test_a_question_goes_to_learners_without_its_answer(store):
+    code, key = store.create({"scenario": "happy-path", "style": "both", "seed": None, "faults": []})
+    question = {"id": "q1", "text": "Which?", "choices": ["a", "b"], "answer": "a", "explain": "because"}
+    store.drive(code, key, question=question)
+    text = api.follow_answer(code, "c" * 32, -1, "")
+    assert json.loads(text)["question"] == "q1" and "because" not in text and '"answer"' not in text
+
+
+def test_no_room_no_answer(store):
+    with pytest.raises(api.Refused) as refused:
+        api.follow_answer("ABCDEF", "a" * 32, -1, "")
+    assert refused.value.status == 404
+
+
+# ---------------------------------------------------------------- over HTTP, in the real server
+
+
+def fetch(url: str, data: bytes | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_the_routes_answer_over_http_and_refuse_in_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAGA_DATA_DIR", str(tmp_path))
+    rooms = classroom.RoomStore(tmp_path / "rooms.sqlite3")
+    code, key = rooms.create({"scenario": "happy-path", "style": "both", "seed": None, "faults": []})
+    with serve.server() as url:
+        inject_url = f"{url}/api/stage/inject"
+        status, answer = fetch(inject_url, json.dumps(body()).encode())
+        assert status == 404 and "reload the page" in answer["error"]       # that server never showed it
+        assert fetch(inject_url, b"{not json")[0] == 400
+        assert fetch(inject_url, b"[" + b"1," * 40_000 + b"1]")[0] == 413
+        follow = f"{url}/api/rooms/{code}/follow?learner={'d' * 32}&version=-1"
+        status, answer = fetch(follow)
+        assert status == 200 and answer["version"] == rooms.version(code) and "stage" in answer
+        assert rooms.followers(code) == 1                                    # the poll is the heartbeat
+        assert fetch(f"{url}/api/rooms/{code}/follow?learner=nope")[0] == 400
+        assert fetch(f"{url}/api/rooms/x!/follow?learner={'d' * 32}")[0] == 400
+        assert fetch(f"{url}/api/rooms/ABCDEF/follow?learner={'d' * 32}")[0] == 404
+    rooms.close()
