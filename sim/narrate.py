@@ -114,7 +114,7 @@ def narrate_event(ev, ctx=None) -> str:
     if kind == "deadlock_detected":
         return f"DEADLOCK detected: {d.get('reason', ' -> '.join(d.get('cycle', [])))}"
     if kind == "fault_injected":
-        return f"fault takes effect: {d.get('fault')}"
+        return f"fault takes effect: {_fault_words(d.get('fault'))}"
     if kind == "lock_waiting":
         return f"{svc}: {s} waits for the lock on {d.get('item')} (held by saga {d.get('holder')})"
     if kind == "lock_acquired":
@@ -172,3 +172,13 @@ def mermaid(run: dict) -> str:
             where = ev.get("service") or participants[0]
             lines.append(f"    Note over {where}: saga {saga} {kind[5:]}")
     return "\n".join(lines) + "\n"
+
+
+def _fault_words(spec) -> str:
+    """A fault spec in words ("payment crashes at t=1.5, back after 5"), or the spec as it is."""
+    from .errors import SagaInputError
+    from .faults import parse_fault
+    try:
+        return parse_fault(str(spec)).describe()
+    except SagaInputError:
+        return str(spec)

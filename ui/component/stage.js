@@ -40,7 +40,7 @@ const SEQ_W = 420, SEQ_TOP = 34, SEQ_PX = 40;                     // sequence di
 const ICONS = {
   play: "M7 4v16l13-8z", pause: "M6 4h4v16H6zM14 4h4v16h-4z", back: "M6 5h2v14H6zM20 5v14L9 12z",
   next: "M16 5h2v14h-2zM4 5v14l11-7z", again: "M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z",
-  restart: "M5 5h2v14H5zM9 12l10 7V5z"};
+  restart: "M3 5h2v14H3zM13 5v14L6 12zM21 5v14l-7-7z"};   // |<< : not Back's |<, even without words
 
 // ---------------------------------------------------------------- small helpers
 
@@ -212,7 +212,8 @@ class RunView {
     for (const [i, tok] of this.pool) if (!seen.has(i)) { tok.g.remove(); tok.trail.remove(); this.pool.delete(i); }
     // a queue at the broker says how long it is once, on its last token, instead of stacking its labels
     for (const [dst, queue] of Object.entries(waiting)) {
-      queue.forEach((tok, k) => this.labelAs(tok, k < queue.length - 1 ? "" : queue.length > 1 ? `${queue.length} waiting for ${dst}` : tok.name));
+      // short: a long label would run over a service's name beside the spoke (its spoke says for whom)
+      queue.forEach((tok, k) => this.labelAs(tok, k < queue.length - 1 ? "" : queue.length > 1 ? `${queue.length} waiting` : tok.name));
     }
   }
 
