@@ -109,6 +109,11 @@ def test_play_inject_and_see_the_compensation(url, chromium):
         page.wait_for_function("([r, b]) => r.getAttribute('data-run') !== b", arg=[root, before], timeout=20_000)
         page.get_by_text("Injected faults (1)").wait_for(timeout=15_000)
         assert root.evaluate("(r) => r.isConnected && r.__testMark === 'kept'"), "the stage was remounted"
+        # the new runs came from the page's route, and the session adopted the fault (it is in the link)
+        assert page.evaluate("() => performance.getEntriesByType('resource')"
+                             ".some((e) => e.name.includes('/api/stage/inject'))")
+        page.wait_for_function("() => decodeURIComponent(location.search).includes('inventory:fail')",
+                               timeout=15_000)
         swapped = clock(root)                              # new runs swapped in: the clock goes on (or ends)
         page.wait_for_function(
             "([r, t]) => parseFloat(r.getAttribute('data-t')) >= t"
@@ -126,6 +131,29 @@ def test_play_inject_and_see_the_compensation(url, chromium):
         paused = clock(root)
         page.wait_for_timeout(400)
         assert clock(root) == paused, "the clock moved after Pause"
+
+
+# Every token's label inside its style's picture, every frame: none cut at the edge of the stage.
+LABELS_INSIDE = """(root) => { const out = window.__outside = []; window.__framesSeen = 0;
+  const look = () => { window.__framesSeen++;
+    for (const svg of root.querySelectorAll('svg.stage-svg')) { const box = svg.getBoundingClientRect();
+      for (const t of svg.querySelectorAll('[data-msg] .label')) { if (!t.textContent) continue;
+        const b = t.getBoundingClientRect();
+        if (b.width && (b.left < box.left - 1 || b.right > box.right + 1 || b.top < box.top - 1))
+          out.push(t.textContent); } }
+    if (out.length < 20) requestAnimationFrame(look); };
+  requestAnimationFrame(look); }"""
+
+
+@pytest.mark.parametrize("width, height", [(390, 844), (1024, 768)])
+def test_no_message_label_leaves_the_stage(url, chromium, width, height):
+    with new_page(chromium, width, height) as page:
+        root = open_stage(page, url, "scenario=duplicate-double-charge&style=both&speed=4")
+        root.evaluate(LABELS_INSIDE)
+        page.get_by_role("button", name="Play", exact=True).click()
+        page.get_by_role("button", name="Play again", exact=True).wait_for(timeout=30_000)
+        assert page.evaluate("() => window.__framesSeen") > 30
+        assert page.evaluate("() => window.__outside") == []
 
 
 def test_a_link_opens_paused_at_its_time_and_a_projector_sees_the_stage_and_the_buttons(url, chromium):

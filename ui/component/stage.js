@@ -201,12 +201,7 @@ class RunView {
       this.labelAs(tok, tok.name);
       if (m[8] === 1) { x += 9; y -= 9; }    // the broker's duplicate copy sits beside the original
       tok.g.setAttribute("transform", `translate(${x.toFixed(1)},${y.toFixed(1)})`);
-      const left = x < CX - 4;                 // the label points away from the centre, off the broker
-      if (left !== tok.left) {
-        tok.left = left;
-        tok.label.setAttribute("x", left ? -12 : 12);
-        tok.label.setAttribute("class", left ? "label left" : "label");
-      }
+      this.placeLabel(tok, x);
       tok.trail.setAttribute("d", from ? `M${from[0].toFixed(1)},${from[1].toFixed(1)}L${x.toFixed(1)},${y.toFixed(1)}` : "");
     }
     for (const [i, tok] of this.pool) if (!seen.has(i)) { tok.g.remove(); tok.trail.remove(); this.pool.delete(i); }
@@ -215,6 +210,22 @@ class RunView {
       // short: a long label would run over a service's name beside the spoke (its spoke says for whom)
       queue.forEach((tok, k) => this.labelAs(tok, k < queue.length - 1 ? "" : queue.length > 1 ? `${queue.length} waiting` : tok.name));
     }
+  }
+
+  // the label points away from the centre (off the broker), unless it would leave the picture there: then
+  // the other side, or above the token. Its width is estimated from its length (12 px semibold).
+  placeLabel(tok, x) {
+    const w = tok.shown.length * 6.8;
+    const away = x < CX - 4 ? "left" : "right";
+    const fits = {right: x + 12 + w <= W - 2, left: x - 12 - w >= 2};
+    const side = fits[away] ? away : fits[away === "left" ? "right" : "left"] ? (away === "left" ? "right" : "left") : "above";
+    const dx = side === "above" ? Math.max(0, w / 2 + 2 - x) - Math.max(0, x + w / 2 + 2 - W) : 0;
+    const key = `${side}${Math.round(dx)}`;
+    if (key === tok.side) return;
+    tok.side = key;
+    tok.label.setAttribute("x", side === "left" ? -12 : side === "right" ? 12 : Math.round(dx));
+    tok.label.setAttribute("y", side === "above" ? -12 : 4);
+    tok.label.setAttribute("class", `label ${side}`);
   }
 
   labelAs(tok, text) {
@@ -233,7 +244,7 @@ class RunView {
     const mark = flow === "compensation" ? "\u21B6 " : flow === "failure" ? "\u2715 " : copy === 1 ? "copy: " : "";
     const label = el("svg:text", {x: 12, y: 4, class: "label"}, g, mark + name);
     el("svg:text", {x: 0, y: 0, class: "lostmark"}, g, "\u2715");
-    const tok = {g, trail, label, left: false, name: mark + name, shown: mark + name};
+    const tok = {g, trail, label, side: "right0", name: mark + name, shown: mark + name};
     this.pool.set(i, tok);
     return tok;
   }
