@@ -1,34 +1,47 @@
 """A class on one machine (issue 15), with pages: one instructor and 60 learners on the real server.
 
-Starts the real app (``ui.serve.server()``: ``streamlit run app.py`` on a free port, its rooms in a
-temporary ``SAGA_DATA_DIR``) and drives it with light clients that speak Streamlit's websocket protocol
-as a page does (a headless Chromium per learner is too heavy for 60 on 2 cores):
+Starts the real app (``ui.serve.server()``: ``streamlit run app.py`` on a free port, which serves the page
+script ``page.py`` and the routes of ``ui/api.py``; its rooms in a temporary ``SAGA_DATA_DIR``) and drives
+it with light clients that do what a page does (a headless Chromium per learner is too heavy for 60 on
+2 cores). A learner is two conversations, as in the browser:
 
-- connect to ``ws://127.0.0.1:PORT/_stcore/stream`` (subprotocol ``streamlit``) and send a BackMsg
-  ``rerun_script`` (a ClientState: ``query_string`` ``room=CODE``, ``page_script_hash``, context info);
-- read the ForwardMsgs: ``new_session`` (a full run starts: the page's auto-rerun timers stop, as the
-  frontend clears its intervals), ``auto_rerun`` (a fragment's ``run_every``: the timer lives in the
-  page, so the client sends ``rerun_script`` with that ``fragment_id`` and ``is_auto_rerun`` every
-  ``interval`` seconds, with its widget states, as ``widgetMgr.sendUpdateWidgetsMessage`` does),
-  deltas (the stage is the bidi component whose id ends in ``-stage``: its ``json`` data carries the
-  ``clock`` with its ``id`` and ``runs_id``), ``script_finished``;
-- keep the forward-message cache as the frontend does: cacheable messages by hash, their hashes sent
-  back in ``cached_message_hashes`` (so the server sends a ``ref_hash`` for an unchanged stage), entries
-  older than ``max_cached_message_age`` full runs dropped;
-- answer as a page does: a widget state ``string_value`` for the radio ``w_answer_<question>`` (its id
+- the page, over Streamlit's websocket: connect to ``ws://127.0.0.1:PORT/_stcore/stream`` (subprotocol
+  ``streamlit``) and send a BackMsg ``rerun_script`` (a ClientState: ``query_string`` ``room=CODE``,
+  ``page_script_hash``, context info); read the ForwardMsgs: ``new_session`` (a full run starts unless
+  ``metadata.run.fragment_ids`` names a fragment), ``auto_rerun`` (a fragment's ``run_every``: the timer
+  lives in the page, so the client sends ``rerun_script`` with that ``fragment_id`` and
+  ``is_auto_rerun`` every ``interval`` seconds; only the instructor's page has such fragments now),
+  deltas (the stage is the bidi component whose id ends in ``-stage``: its ``json`` data carries
+  ``runs_id``, the page's ``clock`` command and, for a following learner, ``follow`` = ``{url, learner,
+  version, clock, question, revealed}``), ``script_finished``; keep the forward-message cache as the
+  frontend does (cacheable messages by hash, their hashes sent back in ``cached_message_hashes``,
+  entries older than ``max_cached_message_age`` full runs dropped);
+- the stage's long poll (:class:`Follower`, what ``ui/component/stage.js`` ``follow``/``takeRoom`` do):
+  ``GET /api/rooms/CODE/follow?learner=<32 hex>&version=<the room version it has>&runs=<its runs id>``
+  over one keep-alive HTTP/1.1 connection (asyncio streams), again as soon as it is answered (the route
+  answers when the room's version moves, or after 10 s; each request is the learner's heartbeat). An
+  answer with a new room clock id is applied at once (no rerun: the stage plays the clock itself); when
+  more than the clock moved (a pause, a question asked/revealed/cleared, new runs) and the page has not
+  run with that version, the client sends the stage's trigger ``room`` (a ``json_trigger_value``
+  ``[{"event": "room", "value": version}]`` for the component's ``$$STREAMLIT_INTERNAL_KEY_<id>__events``,
+  with the stage's ``fragment_id``, as the frontend sends a widget's change from inside a fragment) and
+  reads the rerun; a stage that plays to the run's end reports ``ui`` ``why: "end"``, as ``frame()`` does;
+- answers as a page does: a widget state ``string_value`` for the radio ``w_answer_<question>`` (its id
   taken from the deltas) in a ``rerun_script``, kept in every later rerun as the widget manager keeps it.
 
-The instructor is such a client too: it opens ``/?room=new`` (the server turns its address into
+The instructor is a page client too: it opens ``/?room=new`` (the server turns its address into
 ``?room=CODE&key=SECRET``: read from ``page_info_changed``), and presses Play / Pause the way the stage
 does, a widget state ``json_value`` ``{"ui": {t, playing, speed, tab, reveal, n, why}}`` for the stage
-component (what ``setStateValue("ui", ...)`` sends); its page reruns and writes the room. It asks a
-question with the "Ask the class" popover's button (a ``trigger_value`` for the button ``ask_question``).
+component (what ``setStateValue("ui", ...)`` sends) in a rerun of the stage's fragment; its page writes
+the room. It asks a question with the "Ask the class" popover's button (a ``trigger_value`` for the button
+``ask_question``).
 
 Measured:
 
 - follow delay, per action and learner: from the instructor's press (the BackMsg sent) to the learner's
-  client receiving stage data with a new clock id whose ``playing`` is the pressed one (p50, p95, max);
-  also from the room write (the clock's ``at`` in the database) to the screen;
+  poll answer carrying the new room clock (its ``id`` changed, ``playing`` as pressed): the moment the
+  learner's stage moves (p50, p95, max); also from the room write (the clock's ``at`` in the database);
+  after a Pause, also when each learner's page rerun (asked by the trigger ``room``) has finished;
 - the server's CPU, % of one core: utime+stime of the serving python process from /proc/PID/stat over
   each phase (quiet following, the actions, the answers) and the whole measured window;
 - answers lost: every learner picks a choice in the same second; the instructor's tally
@@ -36,9 +49,9 @@ Measured:
 
 ``--browser`` adds one real headless Chromium learner (Debian's ``/usr/bin/chromium``) next to the
 clients, to check the clients against a page: its delay is read from the stage's Play/Pause button
-(its ``aria-label`` flips when the clock command arrives), timed in the page with ``Date.now()``.
+(its ``aria-label`` flips when ``takeRoom`` applies the clock), timed in the page with ``Date.now()``.
 
-    python bench/classroom_pages_bench.py                       # 60 learners, ~2-3 minutes
+    python bench/classroom_pages_bench.py                       # 60 learners, ~2 minutes
     python bench/classroom_pages_bench.py --learners 20 --actions 4
     python bench/classroom_pages_bench.py --browser             # and one real Chromium learner
     python bench/classroom_pages_bench.py --json /tmp/pages.json
