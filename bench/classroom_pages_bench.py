@@ -1,34 +1,47 @@
 """A class on one machine (issue 15), with pages: one instructor and 60 learners on the real server.
 
-Starts the real app (``ui.serve.server()``: ``streamlit run app.py`` on a free port, its rooms in a
-temporary ``SAGA_DATA_DIR``) and drives it with light clients that speak Streamlit's websocket protocol
-as a page does (a headless Chromium per learner is too heavy for 60 on 2 cores):
+Starts the real app (``ui.serve.server()``: ``streamlit run app.py`` on a free port, which serves the page
+script ``page.py`` and the routes of ``ui/api.py``; its rooms in a temporary ``SAGA_DATA_DIR``) and drives
+it with light clients that do what a page does (a headless Chromium per learner is too heavy for 60 on
+2 cores). A learner is two conversations, as in the browser:
 
-- connect to ``ws://127.0.0.1:PORT/_stcore/stream`` (subprotocol ``streamlit``) and send a BackMsg
-  ``rerun_script`` (a ClientState: ``query_string`` ``room=CODE``, ``page_script_hash``, context info);
-- read the ForwardMsgs: ``new_session`` (a full run starts: the page's auto-rerun timers stop, as the
-  frontend clears its intervals), ``auto_rerun`` (a fragment's ``run_every``: the timer lives in the
-  page, so the client sends ``rerun_script`` with that ``fragment_id`` and ``is_auto_rerun`` every
-  ``interval`` seconds, with its widget states, as ``widgetMgr.sendUpdateWidgetsMessage`` does),
-  deltas (the stage is the bidi component whose id ends in ``-stage``: its ``json`` data carries the
-  ``clock`` with its ``id`` and ``runs_id``), ``script_finished``;
-- keep the forward-message cache as the frontend does: cacheable messages by hash, their hashes sent
-  back in ``cached_message_hashes`` (so the server sends a ``ref_hash`` for an unchanged stage), entries
-  older than ``max_cached_message_age`` full runs dropped;
-- answer as a page does: a widget state ``string_value`` for the radio ``w_answer_<question>`` (its id
+- the page, over Streamlit's websocket: connect to ``ws://127.0.0.1:PORT/_stcore/stream`` (subprotocol
+  ``streamlit``) and send a BackMsg ``rerun_script`` (a ClientState: ``query_string`` ``room=CODE``,
+  ``page_script_hash``, context info); read the ForwardMsgs: ``new_session`` (a full run starts unless
+  ``metadata.run.fragment_ids`` names a fragment), ``auto_rerun`` (a fragment's ``run_every``: the timer
+  lives in the page, so the client sends ``rerun_script`` with that ``fragment_id`` and
+  ``is_auto_rerun`` every ``interval`` seconds; only the instructor's page has such fragments now),
+  deltas (the stage is the bidi component whose id ends in ``-stage``: its ``json`` data carries
+  ``runs_id``, the page's ``clock`` command and, for a following learner, ``follow`` = ``{url, learner,
+  version, clock, question, revealed}``), ``script_finished``; keep the forward-message cache as the
+  frontend does (cacheable messages by hash, their hashes sent back in ``cached_message_hashes``,
+  entries older than ``max_cached_message_age`` full runs dropped);
+- the stage's long poll (:class:`Follower`, what ``ui/component/stage.js`` ``follow``/``takeRoom`` do):
+  ``GET /api/rooms/CODE/follow?learner=<32 hex>&version=<the room version it has>&runs=<its runs id>``
+  over one keep-alive HTTP/1.1 connection (asyncio streams), again as soon as it is answered (the route
+  answers when the room's version moves, or after 10 s; each request is the learner's heartbeat). An
+  answer with a new room clock id is applied at once (no rerun: the stage plays the clock itself); when
+  more than the clock moved (a pause, a question asked/revealed/cleared, new runs) and the page has not
+  run with that version, the client sends the stage's trigger ``room`` (a ``json_trigger_value``
+  ``[{"event": "room", "value": version}]`` for the component's ``$$STREAMLIT_INTERNAL_KEY_<id>__events``,
+  with the stage's ``fragment_id``, as the frontend sends a widget's change from inside a fragment) and
+  reads the rerun; a stage that plays to the run's end reports ``ui`` ``why: "end"``, as ``frame()`` does;
+- answers as a page does: a widget state ``string_value`` for the radio ``w_answer_<question>`` (its id
   taken from the deltas) in a ``rerun_script``, kept in every later rerun as the widget manager keeps it.
 
-The instructor is such a client too: it opens ``/?room=new`` (the server turns its address into
+The instructor is a page client too: it opens ``/?room=new`` (the server turns its address into
 ``?room=CODE&key=SECRET``: read from ``page_info_changed``), and presses Play / Pause the way the stage
 does, a widget state ``json_value`` ``{"ui": {t, playing, speed, tab, reveal, n, why}}`` for the stage
-component (what ``setStateValue("ui", ...)`` sends); its page reruns and writes the room. It asks a
-question with the "Ask the class" popover's button (a ``trigger_value`` for the button ``ask_question``).
+component (what ``setStateValue("ui", ...)`` sends) in a rerun of the stage's fragment; its page writes
+the room. It asks a question with the "Ask the class" popover's button (a ``trigger_value`` for the button
+``ask_question``).
 
 Measured:
 
 - follow delay, per action and learner: from the instructor's press (the BackMsg sent) to the learner's
-  client receiving stage data with a new clock id whose ``playing`` is the pressed one (p50, p95, max);
-  also from the room write (the clock's ``at`` in the database) to the screen;
+  poll answer carrying the new room clock (its ``id`` changed, ``playing`` as pressed): the moment the
+  learner's stage moves (p50, p95, max); also from the room write (the clock's ``at`` in the database);
+  after a Pause, also when each learner's page rerun (asked by the trigger ``room``) has finished;
 - the server's CPU, % of one core: utime+stime of the serving python process from /proc/PID/stat over
   each phase (quiet following, the actions, the answers) and the whole measured window;
 - answers lost: every learner picks a choice in the same second; the instructor's tally
@@ -36,9 +49,9 @@ Measured:
 
 ``--browser`` adds one real headless Chromium learner (Debian's ``/usr/bin/chromium``) next to the
 clients, to check the clients against a page: its delay is read from the stage's Play/Pause button
-(its ``aria-label`` flips when the clock command arrives), timed in the page with ``Date.now()``.
+(its ``aria-label`` flips when ``takeRoom`` applies the clock), timed in the page with ``Date.now()``.
 
-    python bench/classroom_pages_bench.py                       # 60 learners, ~2-3 minutes
+    python bench/classroom_pages_bench.py                       # 60 learners, ~2 minutes
     python bench/classroom_pages_bench.py --learners 20 --actions 4
     python bench/classroom_pages_bench.py --browser             # and one real Chromium learner
     python bench/classroom_pages_bench.py --json /tmp/pages.json
@@ -151,8 +164,11 @@ class Page:
         self.max_age = 2
         self.timers = {}              # fragment id -> (its auto-rerun task, interval)
         self.stage_id = None
+        self.stage_fragment = ""      # the fragment the stage is drawn in (its widgets' reruns name it)
         self.stage = None             # the stage's last data (dict)
-        self.clock_ids = []           # (receive time, clock dict, runs_id) every time the clock id changed
+        self.clock_ids = []           # (receive time, clock dict, runs_id) every time the page's clock id changed
+        self.follower = None          # the stage's long poll of its room (a Follower), once data.follow came
+        self.full_finished = []       # receive time of every full run's script_finished
         self.radios = {}              # key part of the id -> (id, options)
         self.buttons = {}             # id
         self.texts = []               # markdown bodies of the last full run
@@ -205,6 +221,13 @@ class Page:
     def trigger(self, wid: str):
         self.triggers[wid] = self.WidgetState(id=wid, trigger_value=True)
 
+    def stage_trigger(self, event: str, value):
+        """The stage's ``setTriggerValue(event, value)``: one payload in the component's trigger aggregator
+        (``$$STREAMLIT_INTERNAL_KEY_<id>__events``, a ``json_trigger_value`` list), sent once."""
+        wid = f"$$STREAMLIT_INTERNAL_KEY_{self.stage_id}__events"
+        self.triggers[wid] = self.WidgetState(id=wid, json_trigger_value=json.dumps([{"event": event,
+                                                                                      "value": value}]))
+
     # ---- the auto-rerun timers (they live in the page)
     def _stop_timers(self):
         for task, _ in self.timers.values():
@@ -228,6 +251,8 @@ class Page:
 
     async def close(self):
         self._stop_timers()
+        if self.follower is not None:
+            self.follower.stop()
         if self.ws is not None:
             ws, self.ws = self.ws, None
             try:
@@ -287,6 +312,7 @@ class Page:
         elif kind == "script_finished":
             if self._full_run:
                 self.runs += 1
+                self.full_finished.append(time.time())
                 self.texts = self._run_texts
                 for entry in self.cache.values():
                     entry[1] += 1
@@ -305,12 +331,17 @@ class Page:
         if what == "bidi_component" and el.bidi_component.id.endswith("-stage"):
             now = time.time()
             self.stage_id = el.bidi_component.id
+            self.stage_fragment = delta.fragment_id
             data = json.loads(el.bidi_component.json or "{}")
             before = self.stage
             self.stage = data
             if before is None or (data.get("clock") or {}).get("id") != (before.get("clock") or {}).get("id"):
                 self.clock_ids.append((now, dict(data.get("clock") or {}), data.get("runs_id")))
                 self.changed.set()
+            if self.follower is None and data.get("follow"):
+                self.follower = Follower(self)
+            if self.follower is not None:
+                self.follower.update(data, now)
             self.stage_seen.set()
         elif what == "radio":
             rid = el.radio.id
@@ -336,6 +367,198 @@ class Page:
             except asyncio.TimeoutError:
                 pass
         return True
+
+
+# ---------------------------------------------------------------- a learner's stage following its room
+
+
+class Follower:
+    """What a following learner's stage does in the browser (``ui/component/stage.js``, ``update``, ``follow``,
+    ``takeRoom``), over one keep-alive HTTP/1.1 connection of asyncio streams:
+
+    - ``update(data)`` on every stage delta: new runs (``runs_id``) are taken, a new clock command (the
+      page's ``clock.id``) is applied, and ``data.follow`` starts the long poll (or, for the same
+      url|learner, only tells it the version the page has run with: ``pageVersion``);
+    - the poll: ``GET /api/rooms/CODE/follow?learner=..&version=<the room version it has>&runs=<runs id>``
+      again and again; an error or a non-200 answer waits 2 s;
+    - ``take_room``: an answer with the version it has is ignored; else new runs are swapped in, a new
+      room clock id is applied at once (the moment the learner's stage moves: recorded in ``room_clocks``),
+      and the page is asked for a rerun (the stage's trigger ``room`` with the room's version, in its
+      fragment) when more than the clock moved: a pause (it played, it does not), a question asked,
+      revealed or cleared, new runs; not if the page has already run with that version;
+    - the stage's clock plays on by itself; if it reaches the run's end while playing, the stage reports
+      ``ui`` with ``why`` "end" (a state value: its page reruns), as ``frame()`` does.
+    """
+
+    def __init__(self, page: "Page"):
+        self.page = page
+        u = urllib.parse.urlparse(page.base)
+        self.host, self.port = u.hostname, u.port
+        self.key = None
+        self.st = None                # the poll's state, as the JS's followState
+        self.task = None
+        self.runs_id = None
+        self.end = 0.0
+        self.session_clock = None     # the page's clock id the stage last applied
+        self.clock = {"t": 0.0, "speed": 1.0, "playing": False, "at": time.time()}
+        self.end_timer = None
+        self.room_clocks = []         # (receive time, room clock) every time a poll answer moved the clock
+        self.reruns_asked = []        # (time, room version) every trigger "room" sent
+        self.sent = self.answered = 0
+        self.last_answer = time.time()
+        self.errors = []
+
+    # ---- the stage's own clock
+    def playing_now(self, now: float) -> bool:
+        c = self.clock
+        return c["playing"] and c["t"] + (now - c["at"]) * c["speed"] < self.end
+
+    def _set_clock(self, t, speed, playing, now):
+        t = min(max(0.0, float(t or 0)), self.end)
+        self.clock = {"t": t, "speed": float(speed or 1), "playing": bool(playing) and t < self.end, "at": now}
+        if self.end_timer is not None:
+            self.end_timer.cancel()
+            self.end_timer = None
+        if self.clock["playing"]:
+            wait = (self.end - t) / self.clock["speed"]
+            self.end_timer = asyncio.get_running_loop().call_later(wait, self._at_end, self.clock)
+
+    def _at_end(self, clock):
+        if self.clock is not clock:
+            return
+        self.clock = {**clock, "t": self.end, "playing": False, "at": time.time()}
+        p = self.page
+        p.set_widget(p.stage_id, json_value=json.dumps({"ui": {
+            "t": self.end, "playing": False, "speed": clock["speed"], "tab": "sequence", "reveal": False,
+            "why": "end"}}))
+        asyncio.get_running_loop().create_task(p.send_rerun(p.stage_fragment))
+
+    def _swap(self, runs: dict):
+        self.runs_id = runs.get("runs_id")
+        self.end = max([r.get("end", 0) for r in runs.get("runs") or []] or [0])
+
+    # ---- update(data): a rerun drew the stage
+    def update(self, data: dict, now: float):
+        if data.get("runs_id") != self.runs_id:
+            self._swap(data)
+        c = data.get("clock")
+        if c and c.get("id") != self.session_clock:
+            self.session_clock = c.get("id")
+            self._set_clock(c.get("t"), c.get("speed"), c.get("playing"), now)
+        cfg = data.get("follow")
+        key = f"{cfg['url']}|{cfg['learner']}" if cfg else None
+        if key == self.key:
+            if cfg and self.st is not None and cfg.get("version") is not None:
+                self.st["page_version"] = cfg["version"]
+            return
+        self.stop()
+        self.key = key
+        if not cfg:
+            return
+        version = cfg.get("version")
+        self.st = {"url": cfg["url"], "learner": cfg["learner"], "version": -1 if version is None else version,
+                   "page_version": version, "clock_id": cfg.get("clock"), "question": cfg.get("question"),
+                   "revealed": bool(cfg.get("revealed"))}
+        self.task = asyncio.get_running_loop().create_task(self._loop(self.st))
+
+    def stop(self):
+        self.st = None
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        if self.end_timer is not None:
+            self.end_timer.cancel()
+            self.end_timer = None
+
+    # ---- the long poll
+    async def _loop(self, st: dict):
+        reader = writer = None
+        try:
+            while self.st is st:
+                try:
+                    if writer is None:
+                        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 10)
+                    query = urllib.parse.urlencode({"learner": st["learner"], "version": st["version"],
+                                                    "runs": self.runs_id or ""})
+                    writer.write(f"GET {st['url']}?{query} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                                 f"Accept: */*\r\nCache-Control: no-store\r\n\r\n".encode())
+                    self.sent += 1
+                    status, body, keep = await asyncio.wait_for(self._response(reader), 40)
+                    if not keep:
+                        writer.close()
+                        writer = None
+                    if self.st is not st:
+                        return
+                    if status != 200:
+                        self.errors.append(f"follow: HTTP {status} {body[:120]!r}")
+                        await asyncio.sleep(2)
+                        continue
+                    self.answered += 1
+                    self.last_answer = time.time()
+                    self.take_room(st, json.loads(body), self.last_answer)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:               # noqa: BLE001 - as the JS: wait 2 s, poll again
+                    self.errors.append(f"follow: {e!r}")
+                    if writer is not None:
+                        writer.close()
+                    writer = None
+                    if self.st is not st:
+                        return
+                    await asyncio.sleep(2)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    @staticmethod
+    async def _response(reader) -> tuple[int, bytes, bool]:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split()[1])
+        headers = {}
+        for line in head[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int((await reader.readline()).split(b";")[0].strip(), 16)
+                chunk = await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                body += chunk[:-2]
+        else:
+            body = await reader.readexactly(int(headers.get("content-length", 0)))
+        return status, body, headers.get("connection", "").lower() != "close"
+
+    def take_room(self, st: dict, room: dict, now: float):
+        if room.get("version") == st["version"]:
+            return
+        st["version"] = room.get("version")
+        stage = room.get("stage")
+        if stage and stage.get("runs_id") != self.runs_id:
+            self._swap(stage)
+        c = room.get("clock") or {}
+        rerun = False
+        if c.get("id") != st["clock_id"]:
+            was = self.playing_now(now)
+            st["clock_id"] = c.get("id")
+            self._set_clock(c.get("t"), c.get("speed"), c.get("playing"), now)
+            self.room_clocks.append((now, dict(c)))
+            if was and not self.clock["playing"]:
+                rerun = True                                  # a pause: the charts follow
+        if room.get("question") != st["question"] or bool(room.get("revealed")) != st["revealed"]:
+            rerun = True
+        if stage:
+            rerun = True                                      # a new situation: the page follows
+        st["question"] = room.get("question")
+        st["revealed"] = bool(room.get("revealed"))
+        if rerun and st["page_version"] != room.get("version"):
+            p = self.page
+            p.stage_trigger("room", room.get("version"))
+            self.reruns_asked.append((now, room.get("version")))
+            asyncio.get_running_loop().create_task(p.send_rerun(p.stage_fragment))
+        self.page.changed.set()
 
 
 # ---------------------------------------------------------------- one real browser learner (--browser)
@@ -448,15 +671,17 @@ async def lesson(base: str, args, out: dict) -> None:
           f"(load {loadavg()})")
     if joined == 0:
         raise RuntimeError("no learner's page drew the stage")
-    live = [p for p, ok in zip(learners, ready) if ok]
+    live = [p for p, ok in zip(learners, ready) if ok and p.follower is not None]
+    if len(live) < joined:
+        print(f"  {joined - len(live)} learner page(s) drew a stage with no data.follow: not following")
 
-    # quiet: everyone follows, nobody acts (the cost of polling alone)
+    # quiet: everyone follows, nobody acts (the cost of the long polls alone)
     await asyncio.sleep(args.settle)
     phases = {}
     window0 = time.monotonic(), cpu_seconds(pids), time.process_time(), runqueue_wait(pids)
 
     def runs():
-        return sum(p.runs for p in live), sum(p.fragment_runs for p in live)
+        return sum(p.runs for p in live), sum(p.follower.answered for p in live)
 
     async def phase(name, coro):
         w0, c0, q0, (f0, g0) = time.monotonic(), cpu_seconds(pids), runqueue_wait(pids), runs()
@@ -464,7 +689,7 @@ async def lesson(base: str, args, out: dict) -> None:
         w1, c1, q1, (f1, g1) = time.monotonic(), cpu_seconds(pids), runqueue_wait(pids), runs()
         phases[name] = {"wall": w1 - w0, "cpu": c1 - c0, "pct": 100 * (c1 - c0) / max(w1 - w0, 1e-9),
                         "waited_pct": 100 * (q1 - q0) / max(w1 - w0, 1e-9), "full_runs": f1 - f0,
-                        "fragment_runs": g1 - g0}
+                        "polls": g1 - g0}
         return result
 
     await phase("quiet", asyncio.sleep(args.quiet))
@@ -483,8 +708,9 @@ async def lesson(base: str, args, out: dict) -> None:
     out["followers_end"] = store.followers(code)
 
     now = time.time()
-    out["quiet_pages"] = [f"{p.name}: last message {now - p.last[0]:.1f} s ago ({p.last[1]}), "
-                          f"{len(p.timers)} timer(s), {p.runs} full runs" for p in live if now - p.last[0] > 10]
+    out["quiet_pages"] = [f"{p.name}: last message {now - p.last[0]:.1f} s ago ({p.last[1]}), last poll answer "
+                          f"{now - p.follower.last_answer:.1f} s ago, {p.runs} full runs" for p in live
+                          if now - p.follower.last_answer > 15]
     blog = await browser.log() if browser and browser.page else []
     if browser:
         await browser.close()
@@ -504,16 +730,23 @@ async def lesson(base: str, args, out: dict) -> None:
         "cpu": {"wall": wall, "seconds": cpu, "pct": 100 * cpu / wall,
                 "bench_pct": 100 * (window1[2] - window0[2]) / wall,
                 "waited_pct": 100 * (window1[3] - window0[3]) / wall},
-        "errors": sorted({e for p in learners + [teacher] for e in p.errors})[:10],
+        "errors": sorted({e for p in learners + [teacher] for e in p.errors + (p.follower.errors if p.follower
+                                                                                else [])})[:10],
+        "polls_sent": sum(p.follower.sent for p in live), "polls": sum(p.follower.answered for p in live),
+        "room_reruns": sum(len(p.follower.reruns_asked) for p in live),
         "fragment_runs": sum(p.fragment_runs for p in live), "full_runs": sum(p.runs for p in live),
         "bytes_in": sum(p.bytes_in for p in live),
     })
     quiet = phases["quiet"]
-    per_poll = quiet["cpu"] / max(quiet["fragment_runs"], 1)
+    at_rest = quiet["cpu"] / max(quiet["wall"], 1e-9)            # CPU seconds per second while only polling
     busy = [ph for name, ph in phases.items() if name != "quiet"]
     full = sum(ph["full_runs"] for ph in busy)
-    extra = sum(ph["cpu"] - ph["fragment_runs"] * per_poll for ph in busy)
-    out["cost"] = {"per_poll_ms": 1000 * per_poll, "per_full_run_ms": 1000 * extra / max(full, 1)}
+    extra = sum(ph["cpu"] - at_rest * ph["wall"] for ph in busy)
+    out["cost"] = {"rest_ms_per_learner_s": 1000 * at_rest / max(len(live), 1),
+                   "per_poll_ms": 1000 * quiet["cpu"] / max(quiet["polls"], 1),
+                   "per_full_run_ms": 1000 * extra / max(full, 1)}
+    rr = [d for a in actions for d in a["reruns"].values()]
+    out["pause_reruns"] = {"n": len(rr), "p50": pct(rr, 50), "p95": pct(rr, 95), "max": max(rr or [0])}
     if browser:
         out["browser"] = _browser_delays(blog, actions, browser.error)
 
@@ -550,42 +783,55 @@ async def _actions(teacher: Page, live: list, store, code: str, args, end: float
         ui = {"t": round(t_sim, 3), "playing": playing, "speed": args.speed, "tab": "sequence", "reveal": False,
               "n": k + 1, "why": "play" if playing else "pause"}
         at_end = not playing and t_sim >= end - 1e-9
-        before = {id(p): (p.clock_ids[-1][1].get("id") if p.clock_ids else None) for p in live}
+        before = {id(p): (p.follower.st or {}).get("clock_id") for p in live}
         teacher.set_widget(teacher.stage_id, json_value=json.dumps({"ui": ui}))
         pressed_at = time.time()
-        await teacher.send_rerun()
+        await teacher.send_rerun(teacher.stage_fragment)     # the stage's widget: a rerun of its fragment
 
         def seen(p, want=playing, old=None):
             old = before[id(p)]
-            return next((t for t, c, _ in p.clock_ids if t >= pressed_at and c.get("id") != old
+            return next((t for t, c in p.follower.room_clocks if t >= pressed_at and c.get("id") != old
                          and bool(c.get("playing")) == want), None)
+
+        def rerun_done(p):
+            asked = next((t for t, _ in p.follower.reruns_asked if t >= pressed_at), None)
+            return None if asked is None else next((t for t in p.full_finished if t >= asked), None)
 
         wait = max(1.0, min(args.follow_timeout, deadline - time.monotonic()))
         await _all([p.wait(lambda p=p: seen(p) is not None, wait) for p in live])
+        if not playing:                               # a pause: each learner's page reruns (the charts follow)
+            await _all([p.wait(lambda p=p: rerun_done(p) is not None, max(1.0, min(args.follow_timeout,
+                                                                                  deadline - time.monotonic())))
+                        for p in live if any(t >= pressed_at for t, _ in p.follower.reruns_asked)])
         room = store.get(code)
         written = float(room.clock.get("at", 0)) if room and room.clock.get("playing") == playing else None
         if written is not None and written < pressed_at - 0.05:     # an older write: this press is not in yet
             written = None
-        delays, from_write = {}, {}
+        delays, from_write, reruns = {}, {}, {}
         for p in live:
             t = seen(p)
             if t is not None:
                 delays[p.name] = t - pressed_at
                 if written is not None:
                     from_write[p.name] = t - written
+            r = rerun_done(p)
+            if r is not None:
+                reruns[p.name] = r - pressed_at
         a = {"k": k + 1, "press": "Play" if playing else "Pause", "pressed_at": pressed_at, "at_end": at_end,
              "t": round(t_sim, 3),
              "written_after": None if written is None else written - pressed_at,
-             "delays": delays, "from_write": from_write,
+             "delays": delays, "from_write": from_write, "reruns": reruns,
              "p50": pct(list(delays.values()), 50), "p95": pct(list(delays.values()), 95),
              "max": max(delays.values() or [float("nan")]), "followed": len(delays),
-             "a_learner_saw": [(round(t - pressed_at, 2), c) for t, c, _ in live[0].clock_ids[-3:]]}
+             "a_learner_saw": [(round(t - pressed_at, 2), c) for t, c in live[0].follower.room_clocks[-3:]]}
         out.append(a)
         wrote = "not yet" if a["written_after"] is None else f"+{a['written_after']:.2f} s"
+        rr = list(reruns.values())
         print(f"  {a['press']:5s} #{a['k']} at t = {t_sim:.2f}{' (the end)' if at_end else ''}: "
               f"{a['followed']}/{len(live)} followed; written to the room {wrote}; "
               f"on screen p50 {a['p50']:.2f} p95 {a['p95']:.2f} "
-              f"max {a['max']:.2f} s (load {loadavg()})")
+              f"max {a['max']:.2f} s" + (f"; {len(rr)} page reruns done p50 {pct(rr, 50):.2f} p95 "
+                                         f"{pct(rr, 95):.2f} s" if rr else "") + f" (load {loadavg()})")
         rest = min(args.gap - (time.time() - pressed_at), deadline - time.monotonic())
         if rest > 0:
             await asyncio.sleep(rest)
@@ -594,7 +840,7 @@ async def _actions(teacher: Page, live: list, store, code: str, args, end: float
         teacher.set_widget(teacher.stage_id, json_value=json.dumps({"ui": {
             "t": round(t_sim, 3), "playing": False, "speed": args.speed, "tab": "sequence", "reveal": False,
             "n": args.actions + 1, "why": "pause"}}))
-        await teacher.send_rerun()
+        await teacher.send_rerun(teacher.stage_fragment)
         await asyncio.sleep(2)
 
 
@@ -688,7 +934,7 @@ def report(out: dict) -> None:
           f"{out['load_after']} after")
     print(f"{'figure':50s} {'measured':>22s}   {'goal':>12s}  ok")
     rows = [
-        ("follow delay p50 (press -> learner's stage)", f"{d['p50']:.2f} s", "", ""),
+        ("follow delay p50 (press -> poll answer, stage moves)", f"{d['p50']:.2f} s", "", ""),
         ("follow delay p95", f"{d['p95']:.2f} s", f"<= {GOAL_P95:g} s", "yes" if d["p95"] <= GOAL_P95 else "NO"),
         ("follow delay max", f"{d['max']:.2f} s", "", ""),
         ("  not followed within the timeout", f"{d['missed']} of {d['n'] + d['missed']}", "0",
@@ -698,12 +944,17 @@ def report(out: dict) -> None:
          "yes" if c["pct"] <= GOAL_CPU else "NO"),
     ]
     for name, ph in out["phases"].items():
-        rows.append((f"  {name} ({ph['wall']:.0f} s, {ph['full_runs']} full runs)", f"{ph['pct']:.0f} % of a core",
-                     "", ""))
+        rows.append((f"  {name} ({ph['wall']:.0f} s, {ph['full_runs']} full runs, {ph['polls']} polls)",
+                     f"{ph['pct']:.0f} % of a core", "", ""))
+    pr = out["pause_reruns"]
     rows += [("  waited for a CPU (run queue), whole window", f"{c['waited_pct']:.0f} % of the time", "", ""),
-             ("  server CPU per learner poll (fragment run)", f"{out['cost']['per_poll_ms']:.1f} ms", "", ""),
+             ("  server CPU following at rest, per learner", f"{out['cost']['rest_ms_per_learner_s']:.1f} ms/s", "",
+              ""),
+             ("  server CPU per answered poll (quiet phase)", f"{out['cost']['per_poll_ms']:.1f} ms", "", ""),
              ("  server CPU per learner full page run", f"{out['cost']['per_full_run_ms']:.0f} ms"
               if out["cost"]["per_full_run_ms"] > 0 else "n/a", "", ""),
+             ("  a Pause's page rerun done (press ->): p50 / p95",
+              f"{pr['p50']:.2f} / {pr['p95']:.2f} s" if pr["n"] else "none", "", ""),
              ("time for the class to join (all stages drawn)", f"{out['join_seconds']:.1f} s", "", "")]
     rows += [
         ("answers lost (sent -> instructor's tally)", f"{ans['lost']} of {ans['sent']} (counted {ans['counted']})",
@@ -715,7 +966,9 @@ def report(out: dict) -> None:
     for name, val, goal, ok in rows:
         print(f"{name:50s} {val:>22s}   {goal:>12s}  {ok}")
     print(f"(the bench's own clients used {c['bench_pct']:.0f} % of a core; {out['full_runs']} full page runs and "
-          f"{out['fragment_runs']} fragment runs of the learners' pages, {out['bytes_in'] / 1e6:.1f} MB sent to them; "
+          f"{out['fragment_runs']} fragment runs of the learners' pages ({out['room_reruns']} asked by the trigger "
+          f"'room'), {out['polls']} follow polls answered of {out['polls_sent']} sent, "
+          f"{out['bytes_in'] / 1e6:.1f} MB sent to them on their websockets; "
           f"followers counted by the room: {out['followers_seen']} during, {out['followers_end']} at the end; "
           f"question asked by {ans['how']})")
     if out.get("browser"):

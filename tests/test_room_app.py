@@ -114,3 +114,19 @@ def test_a_bad_room_link_is_explained(data_dir):
     forged = page(room=teacher.query_params["room"], key="not-the-key")
     assert any("could not be used" in w.value for w in forged.warning)
     assert "key" not in forged.query_params
+
+
+def test_a_burst_of_follow_answers_reads_the_library_once(data_dir, monkeypatch):
+    """60 learners are answered at once when the room moves: the scenario library is looked up once, not per
+    answer (each lookup hashes the library's signature: most of an answer's CPU)."""
+    from ui import api, runs
+    teacher = page(room="new", scenario="out-of-stock")
+    code = teacher.query_params["room"]
+    monkeypatch.setattr(api, "_library_seen", (0.0, None))
+    calls = []
+    real = runs.library
+    monkeypatch.setattr(runs, "library", lambda: calls.append(1) or real())
+    answers = [json.loads(api.follow_answer(code, f"{i:032x}", -1, "")) for i in range(20)]
+    assert len(calls) == 1
+    assert all(a["stage"]["runs_id"] == answers[0]["stage"]["runs_id"] for a in answers)
+    assert answers[0]["situation"]["scenario"] == "out-of-stock"

@@ -202,12 +202,28 @@ def _version(code: str):
     return version
 
 
+_library_seen: tuple = (0.0, None)         # (when, runs.library()'s entries): looked up at most every LIBRARY_EVERY s
+LIBRARY_EVERY = 1.0
+
+
+def _library_entries() -> list:
+    """``runs.library()``'s entries, re-read at most every LIBRARY_EVERY seconds: hashing the library's file
+    signature for st.cache_data was ~0.9 ms of an answer's ~1.2 ms CPU, and 60 learners are answered at once."""
+    from . import runs
+    global _library_seen
+    when, entries = _library_seen
+    if entries is None or time.monotonic() - when > LIBRARY_EVERY:
+        entries = runs.library()[0]
+        _library_seen = (time.monotonic(), entries)
+    return entries
+
+
 def _room_runs(situation: dict) -> list | None:
     """The shown runs of a room's situation (a library lesson), as a learner's page computes them."""
     from . import runs
 
     name = situation.get("scenario")
-    entries, _ = runs.library()
+    entries = _library_entries()
     entry = next((e for e in entries if e.name == name), None)
     if entry is None:
         return None
