@@ -108,7 +108,7 @@ def test_the_text_registry_forgets_the_oldest_beyond_its_bytes(monkeypatch):
 def store(tmp_path, monkeypatch):
     rooms = classroom.RoomStore(tmp_path / "rooms.sqlite3")
     monkeypatch.setattr(api, "_store", lambda: rooms)
-    monkeypatch.setattr(api, "_looks", {})
+    monkeypatch.setattr(api, "_watched", {})
     yield rooms
     rooms.close()
 
@@ -145,6 +145,29 @@ def test_a_question_goes_to_learners_without_its_answer(store):
     store.drive(code, key, question=question)
     text = api.follow_answer(code, "c" * 32, -1, "")
     assert json.loads(text)["question"] == "q1" and "because" not in text and '"answer"' not in text
+
+
+def test_waiters_wake_when_the_room_moves_and_one_look_serves_them_all(store, monkeypatch):
+    import asyncio
+    code, key = store.create({"scenario": "happy-path", "style": "both", "seed": None, "faults": []})
+    version = store.version(code)
+    looks = []
+    real = store.version
+    monkeypatch.setattr(store, "version", lambda c: looks.append(c) or real(c))
+
+    async def scene():
+        waiters = [asyncio.create_task(api._until_moved(code, version, 5.0)) for _ in range(30)]
+        await asyncio.sleep(0.35)
+        assert not any(w.done() for w in waiters)              # nothing moved: they wait
+        store.drive(code, key, clock={"t": 1.0, "playing": True, "speed": 1})
+        got = await asyncio.wait_for(asyncio.gather(*waiters), 2.0)
+        timed_out = await api._until_moved(code, got[0], 0.2)    # nothing more: back after its time
+        return got, timed_out
+
+    got, timed_out = asyncio.run(scene())
+    assert set(got) == {store.version(code)} and got[0] != version and timed_out == got[0]
+    assert len(looks) < 30                                      # one look per 0.1 s, not one per learner
+    assert api._watched == {}                                   # nobody waits: nothing watched
 
 
 def test_no_room_no_answer(store):

@@ -14,8 +14,8 @@ instead, and the session is told afterwards:
   and a room. Nothing here changes any state: the same press always gets the
   same answer.
 - ``GET /api/rooms/{code}/follow``: a learner's long poll. It answers as soon as
-  the room's version moves (looked up at most every ``LOOK_EVERY`` seconds per
-  room, however many learners wait), or after ``WAIT`` seconds: the room's clock
+  the room's version moves (one task per room looks it up every ``LOOK_EVERY``
+  seconds while anyone waits; the waiters sleep on an event), or after ``WAIT`` seconds: the room's clock
   as it is now, and the stage's runs of the room's situation when the learner's
   differ. Following costs no rerun: the learner's page reruns only when more
   than the clock moved (a new situation, a question, a pause). Each poll is the
@@ -181,7 +181,7 @@ def inject_answer(body) -> dict:
 
 
 LEARNER_ID = re.compile(r"[0-9a-f]{32}")
-_looks: dict = {}                          # room code -> (its version, when looked)
+_watched: dict = {}                        # room code -> _Watch (while someone waits on it)
 
 
 def _store():
@@ -189,17 +189,50 @@ def _store():
     return room.store()
 
 
-def _version(code: str):
-    """The room's version, looked up at most every LOOK_EVERY seconds whoever asks."""
-    now = time.monotonic()
-    seen = _looks.get(code)
-    if seen is not None and now - seen[1] < LOOK_EVERY:
-        return seen[0]
-    version = _store().version(code)
-    if len(_looks) > 10_000:
-        _looks.clear()
-    _looks[code] = (version, now)
-    return version
+class _Watch:
+    """One room's version, looked up every LOOK_EVERY seconds by one task while anyone waits on it; the
+    waiters sleep on an event that is set (and replaced) when it moves. However many learners follow a
+    room, it costs one read per LOOK_EVERY and one wake-up per learner per change."""
+
+    def __init__(self, version):
+        self.version = version
+        self.moved = asyncio.Event()
+        self.waiting = 0
+
+
+async def _watch(code: str, watch: _Watch) -> None:
+    try:
+        while watch.waiting > 0:
+            await asyncio.sleep(LOOK_EVERY)
+            version = _store().version(code)          # one indexed read (WAL: never waits for a writer)
+            if version != watch.version:
+                watch.version = version
+                moved, watch.moved = watch.moved, asyncio.Event()
+                moved.set()
+    finally:
+        if _watched.get(code) is watch:
+            del _watched[code]
+
+
+async def _until_moved(code: str, version: int, seconds: float):
+    """The room's version once it is not ``version`` any more, or after ``seconds``."""
+    watch = _watched.get(code)
+    if watch is None:
+        watch = _watched[code] = _Watch(_store().version(code))
+        watch.waiting += 1
+        asyncio.get_running_loop().create_task(_watch(code, watch))
+    else:
+        watch.waiting += 1
+    try:
+        deadline = time.monotonic() + seconds
+        while watch.version == version and (left := deadline - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(watch.moved.wait(), left)
+            except asyncio.TimeoutError:
+                break
+        return watch.version
+    finally:
+        watch.waiting -= 1
 
 
 _library_seen: tuple = (0.0, None)         # (when, runs.library()'s entries): looked up at most every LIBRARY_EVERY s
@@ -275,10 +308,7 @@ async def _follow(request):
             await run_in_threadpool(_store().follow, code, learner)     # the heartbeat
         except classroom.RoomError as e:
             raise Refused(404, str(e)) from None
-        deadline = time.monotonic() + WAIT
-        while _version(code) == version and time.monotonic() < deadline:
-            await asyncio.sleep(LOOK_EVERY / 2)
-        if _version(code) is None:
+        if await _until_moved(code, version, WAIT) is None:
             raise Refused(404, "there is no such room (a room lasts a day)")
         text = await run_in_threadpool(follow_answer, code, learner, version, have_runs)
     except Refused as e:

@@ -48,7 +48,10 @@ def view(scenario, text: str, source: str, story=None) -> None:
         st.info(f"Replaying **{md(replay['file'])}** (scenario {md(replay['name'])}): a recorded run, so the "
                 "instructor's panel is off. Pick a scenario on the left to play live again.",
                 icon=":material/history:")
-    st.fragment(_stage)(scenario, text, source)
+    if learner:
+        _stage(scenario, text, source)     # no presses; its one trigger ("room") reruns the whole page anyway
+    else:
+        st.fragment(_stage)(scenario, text, source)
     if story:
         story()
     if not replay and not learner:

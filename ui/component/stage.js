@@ -795,7 +795,13 @@ class Stage {
     st.question = room.question ?? null;
     st.revealed = !!room.revealed;
     this.drawNow();
-    if (rerun && st.pageVersion !== room.version) this.setters.setTriggerValue("room", room.version);
+    // the page follows too: each learner after a random wait of up to 0.8 s, so a class's reruns do not all
+    // land on the server in the same instant (their stages already show the room)
+    if (rerun && st.pageVersion !== room.version) {
+      const version = room.version;
+      setTimeout(() => { if (this.followState === st && st.version === version)
+        this.setters.setTriggerValue("room", version); }, Math.random() * 800);
+    }
   }
 
   // ------------------------------------------------------------ the clock
