@@ -11,7 +11,7 @@ from ui import author, explore, loadview, play, room, runs, sidebar, state
 from ui.safe import guard
 
 # the sidebar starts folded: on a 1024x768 projector the stage of both styles needs the whole width
-st.set_page_config(page_title="Saga simulator", page_icon=":material/sync_alt:", layout="wide",
+st.set_page_config(page_title="Saga simulator", page_icon="🔁", layout="wide",
                    initial_sidebar_state="collapsed")
 
 # less empty space above the title (still below the 3.75rem header, which takes the clicks), so the stage,

@@ -205,4 +205,14 @@ def test_the_routes_answer_over_http_and_refuse_in_one_sentence(tmp_path, monkey
         assert fetch(f"{url}/api/rooms/{code}/follow?learner=nope")[0] == 400
         assert fetch(f"{url}/api/rooms/x!/follow?learner={'d' * 32}")[0] == 400
         assert fetch(f"{url}/api/rooms/ABCDEF/follow?learner={'d' * 32}")[0] == 404
+        # the stage's code, loaded once: its version in the address, cached for good
+        with urllib.request.urlopen(url + api.asset_urls()["js"], timeout=30) as r:
+            assert r.headers["Content-Type"].startswith("text/javascript") and "immutable" in r.headers["Cache-Control"]
+            assert r.read() == (api.ASSETS / "stage.js").read_bytes()
+        with urllib.request.urlopen(url + api.asset_urls()["css"], timeout=30) as r:
+            assert r.headers["Content-Type"].startswith("text/css")
+        for name, codes in (("api.py", {404}), ("..%2Fapi.py", {400, 404})):     # only the stage's two files
+            with pytest.raises(urllib.error.HTTPError) as missing:
+                urllib.request.urlopen(f"{url}/api/stage/assets/{name}", timeout=30)
+            assert missing.value.code in codes
     rooms.close()

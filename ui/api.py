@@ -29,12 +29,14 @@ goes to the browser.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import re
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 import sim
 import viz.stage
@@ -343,8 +345,40 @@ def _refusal(e: Refused):
     return JSONResponse({"error": str(e)}, status_code=e.status, headers={"Cache-Control": "no-store"})
 
 
+# ---------------------------------------------------------------- the stage's own code, sent once
+
+
+ASSETS = Path(__file__).resolve().parent / "component"
+ASSET_TYPES = {"stage.js": "text/javascript; charset=utf-8", "stage.css": "text/css; charset=utf-8"}
+
+
+@functools.lru_cache(maxsize=len(ASSET_TYPES))
+def asset(name: str) -> tuple[bytes, str]:
+    """(bytes, a version of them) of the stage's JavaScript or CSS (read once: restart after editing them)."""
+    body = (ASSETS / name).read_bytes()
+    return body, hashlib.sha1(body).hexdigest()[:12]
+
+
+def asset_urls() -> dict:
+    """Where the browser loads the stage's code: the version in the address, so a browser caches it for good
+    and a new version is a new address."""
+    return {name.split(".")[1]: f"/api/stage/assets/{name}?v={asset(name)[1]}" for name in ASSET_TYPES}
+
+
+async def _asset(request):
+    from starlette.responses import PlainTextResponse, Response
+
+    name = request.path_params.get("name", "")
+    if name not in ASSET_TYPES:
+        return PlainTextResponse("no such file", status_code=404)
+    body, version = asset(name)
+    cache = "public, max-age=31536000, immutable" if request.query_params.get("v") == version else "no-cache"
+    return Response(body, media_type=ASSET_TYPES[name], headers={"Cache-Control": cache})
+
+
 def routes() -> list:
     """The routes ``app.py`` hands to ``st.App``."""
     from starlette.routing import Route
     return [Route("/api/stage/inject", _inject, methods=["POST"]),
-            Route("/api/rooms/{code}/follow", _follow, methods=["GET"])]
+            Route("/api/rooms/{code}/follow", _follow, methods=["GET"]),
+            Route("/api/stage/assets/{name}", _asset, methods=["GET"])]

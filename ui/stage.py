@@ -22,16 +22,41 @@ button into a fault where the script knows the scenario and the runs.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import streamlit as st
 
 from . import api, inject, room, state
 
-ASSETS = Path(__file__).resolve().parent / "component"
-COMPONENT = st.components.v2.component(
-    "saga_stage", css=(ASSETS / "stage.css").read_text(encoding="utf-8"),
-    js=(ASSETS / "stage.js").read_text(encoding="utf-8"))
+# The stage's code (ui/component/stage.js and .css, ~50 KB) is loaded once by the browser from the page's own
+# route (``ui.api``), not inlined: Streamlit sends a component's js= and css= with every rerun that draws it.
+# What is inlined is this loader: it imports the module and links the style sheet (the addresses come in the
+# data, with their version), then hands every call to the module. Served without app.py's routes (AppTest,
+# a bare ``streamlit run page.py``), nothing loads: the tests that run the page read its data, not its pixels.
+LOADER = """
+let loaded = null;
+function load(urls, parent) {
+  if (!parent.querySelector('link[data-stage-css]')) {
+    const link = document.createElement('link');
+    link.rel = 'stylesheet'; link.href = new URL(urls.css, location.href).href;
+    link.setAttribute('data-stage-css', '');
+    parent.__stageCss = new Promise((ok) => { link.onload = ok; link.onerror = ok; });
+    parent.appendChild(link);
+  }
+  loaded ||= import(new URL(urls.js, location.href).href);      // this module is a blob: a whole address
+  return Promise.all([loaded, parent.__stageCss]).then(([module]) => module);
+}
+export default function (component) {
+  const parent = component.parentElement, urls = (component.data || {}).assets;
+  if (!urls) return undefined;
+  let cleanup = null, gone = false;
+  parent.__stageLatest = component;
+  load(urls, parent).then((module) => {
+    if (!gone && parent.__stageLatest === component) cleanup = module.default(component);
+  });
+  return () => { gone = true; if (cleanup) cleanup(); };
+}
+"""
+COMPONENT = st.components.v2.component("saga_stage", js=LOADER)
 KEY = "stage"
 
 
@@ -150,7 +175,8 @@ def data(shown: list, panel: dict | None, live: tuple | None = None) -> dict:
            "clock": {"id": session.get("clock_id", 0), "t": float(session.t), "playing": bool(session.playing),
                      "speed": float(session.speed)},
            "prefs_id": session.get("prefs_id", 0), "tab": session.get("tab", "sequence"),
-           "reveal": bool(session.get("reveal")), "panel": panel, "api": None, "follow": None}
+           "reveal": bool(session.get("reveal")), "panel": panel, "api": None, "follow": None,
+           "assets": api.asset_urls()}
     if panel is not None and live is not None:
         out["api"] = {"url": "/api/stage/inject", "scenario": api.register(*live), "styles": list(state.shown_styles()),
                       "seed": session.seed, "faults": list(session.faults)}
