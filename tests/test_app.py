@@ -261,6 +261,27 @@ def test_a_press_that_makes_no_sense_is_refused_in_one_line(value, problem):
     assert problem in stage(at)["panel"]["error"]
 
 
+def test_the_fault_list_the_stage_drew_from_its_route_is_adopted_checked_again():
+    """The stage asked ui.api for the new runs and drew them; the session takes the list it was told (the
+    component's callback stores exactly this), so its runs are the ones on screen."""
+    from ui import api
+    at = app(scenario="happy-path")
+    text = (Path(APP).parent / "scenarios" / "happy-path.yaml").read_text(encoding="utf-8")
+    answer = api.inject_answer({"scenario": api.register(text, "scenarios/happy-path.yaml"),
+                                "styles": ["choreography", "orchestration"], "seed": at.session_state["seed"],
+                                "faults": [], "press": {"kind": "fail", "target": "payment", "t": 0.0}})
+    at.session_state["_stage_adopt"] = answer["faults"]
+    ok(at.run())
+    assert at.session_state.faults == answer["faults"]
+    assert stage(at)["runs_id"] == answer["runs_id"]                      # the runs the stage already shows
+    for bad, problem in ((["payment:explode"], "kind must be one of"), ("payment:fail", "no readable fault list"),
+                         ([1, 2], "no readable fault list")):
+        at.session_state["_stage_adopt"] = bad
+        ok(at.run())
+        assert at.session_state.faults == answer["faults"]                # nothing taken
+        assert problem in stage(at)["panel"]["error"]
+
+
 def test_typed_fault_is_validated_inline():
     at = app(scenario="happy-path")
     at.expander[-1]

@@ -102,15 +102,26 @@ def from_stage(press, scenario, shown: list) -> None:
         add(spec)
 
 
-def adopt(spec, scenario) -> None:
-    """A fault the stage's route already added on screen (``ui.api``): the session takes it too, checked
-    again here (the browser is not trusted), so the charts, the link and a room follow."""
-    problem = runs.check_fault(spec, scenario) if isinstance(spec, str) and len(spec) <= 300 else \
-        "the new fault: the stage sent no fault spec"
-    if problem:
-        ss()._inject_error = problem
-    else:
-        add(sim.parse_fault(spec).to_spec())
+def adopt(faults, scenario) -> None:
+    """The fault list the stage's route drew (``ui.api``: the session's list plus the new press): the
+    session takes it, each fault checked again here (the browser is not trusted), so the charts, the link
+    and a room follow. The whole list travels, so two quick presses whose triggers meet in one rerun lose
+    nothing."""
+    if not isinstance(faults, list) or len(faults) > 100 or not all(isinstance(f, str) and len(f) <= 300
+                                                                     for f in faults):
+        ss()._inject_error = "the new fault: the stage sent no readable fault list"
+        return
+    taken = []
+    for spec in faults:
+        problem = runs.check_fault(spec, scenario)
+        if problem:
+            ss()._inject_error = problem
+            return
+        spec = sim.parse_fault(spec).to_spec()
+        if spec not in taken:
+            taken.append(spec)
+    ss().faults = taken
+    ss()._inject_error = None
 
 
 def add(spec: str) -> None:

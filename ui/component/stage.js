@@ -732,7 +732,7 @@ class Stage {
         // the consequences first; the fault list and telling the session after that frame is painted
         requestAnimationFrame(() => setTimeout(() => {
           this.buildPanel(answer.panel);
-          this.trigger("injected", answer.spec);
+          this.trigger("injected", answer.faults);         // the whole list: two quick presses lose nothing
         }, 0));
       })
       .catch(() => this.trigger("inject", press));                      // the slow way: through a rerun
