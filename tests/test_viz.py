@@ -386,6 +386,17 @@ def test_in_flight_series_counts_the_messages_in_flight(style):
     assert len(few_times) <= 200 and max(few_counts) == max(counts)
 
 
+@pytest.mark.parametrize("style", sim.STYLES)
+def test_a_summary_runs_in_flight_series_ends_with_the_run_not_its_horizon(style):
+    """Nothing is in flight after the last event: the engine's sample at the horizon counts from there."""
+    text = (Path(sim.SCENARIO_DIR) / "load-mixed.yaml").read_text(encoding="utf-8")
+    run = sim.run(sim.parse_scenario(text, "load-mixed"), style, seed=None, faults=[],
+                  keep_events=False).to_dict(events=False)
+    times, counts = viz.in_flight_series(run, limit=None)
+    assert counts[-1] == 0 and times[-1] == run["metrics"]["duration"] < run["metrics"]["series"]["t"][-1]
+    assert times[:-1] == run["metrics"]["series"]["t"][:-1]
+
+
 def test_a_summary_run_without_events():
     run = real_run("payment-declined", "orchestration")
     del run["events"]

@@ -155,7 +155,14 @@ def _metrics_series(metrics):
     """A summary run: ``metrics.series`` = {"t": [...], "in_broker": [...]} sampled by the engine."""
     series = metrics.get("series") or {}
     if isinstance(series, dict) and series.get("t") and series.get("in_broker"):
-        return list(series["t"]), list(series["in_broker"])
+        times, counts = list(series["t"]), list(series["in_broker"])
+        # the engine samples as messages are sent, and once more when the run stops (at its horizon): that
+        # last sample holds from the run's last event on, not from the sample before it (else a message
+        # seemed in flight for hundreds of time units after everything had ended)
+        end = metrics.get("duration")
+        if isinstance(end, (int, float)) and len(times) > 1 and times[-2] <= end < times[-1]:
+            times[-1] = end
+        return times, counts
     return [], []
 
 
