@@ -101,7 +101,11 @@ def _remember(cache: OrderedDict, key, make, limit: int):
 
 def runs_id(shown: list) -> str:
     """Names the runs on screen: changes exactly when they do (the stage swaps runs when it changes)."""
-    return hashlib.sha1(repr([s.key for s in shown]).encode()).hexdigest()[:12]
+    return _runs_id([s.key for s in shown])
+
+
+def _runs_id(keys: list) -> str:
+    return hashlib.sha1(repr(keys).encode()).hexdigest()[:12]
 
 
 def stage_runs(shown: list) -> dict:
@@ -111,12 +115,6 @@ def stage_runs(shown: list) -> dict:
             "runs": [_remember(_digests, s.key, lambda s=s: viz.stage.stage_run(s.run), 4 * PAYLOADS)
                      for s in good],
             "errors": [{"style": s.style, "error": s.error} for s in shown if s.run is None]}
-
-
-def _encoded_runs(shown: list) -> str:
-    """``stage_runs`` as JSON, encoded once per runs id however many learners ask."""
-    return _remember(_payloads, runs_id(shown), lambda: json.dumps(stage_runs(shown), separators=(",", ":")),
-                     PAYLOADS)
 
 
 # ---------------------------------------------------------------- an instructor's press
@@ -253,39 +251,60 @@ def _library_entries() -> list:
     return entries
 
 
-def _room_runs(situation: dict) -> list | None:
-    """The shown runs of a room's situation (a library lesson), as a learner's page computes them."""
-    from . import runs
-
+def _room_situation(situation: dict):
+    """(text, source, styles, seed, faults) of a room's situation (a library lesson), or None."""
     name = situation.get("scenario")
-    entries = _library_entries()
-    entry = next((e for e in entries if e.name == name), None)
-    if entry is None:
-        return None
+    entry = next((e for e in _library_entries() if e.name == name), None)
     style = situation.get("style")
     styles = STYLES if style == "both" else (style,) if style in STYLES else None
-    if styles is None:
+    if entry is None or styles is None:
         return None
-    return runs.live_runs(entry.text, entry.source, styles, situation.get("seed"),
-                          tuple(str(f) for f in situation.get("faults") or ()))
+    return entry.text, entry.source, styles, situation.get("seed"), tuple(str(f) for f in situation.get("faults") or ())
+
+
+def _room_runs_id(found) -> str | None:
+    """The runs id a learner's page shows for this room, from the runs' keys alone (nothing simulated)."""
+    from . import runs
+
+    where = _room_situation(found.situation)
+    if where is None:
+        return None
+    text, _, styles, seed, faults = where
+    return _runs_id([runs.run_key(text, style, seed, faults) for style in styles])
+
+
+def _room_payload(found) -> str:
+    """The stage's runs of the room's situation, encoded (once per runs id, however many learners ask)."""
+    from . import runs
+
+    text, source, styles, seed, faults = _room_situation(found.situation)
+    return _remember(_payloads, _room_runs_id(found),
+                     lambda: json.dumps(stage_runs(runs.live_runs(text, source, styles, seed, faults)),
+                                        separators=(",", ":")), PAYLOADS)
 
 
 def follow_answer(code: str, learner: str, version, have_runs: str) -> str:
-    """The room as a following learner's stage takes it (JSON text): its version, its clock now, what
-    changed beyond the clock (``rerun``: the page should follow too), and the runs if ``have_runs`` differs."""
+    """The room as a following learner's stage takes it (JSON text): its version, its clock now, the
+    question's id and whether it is revealed, and the runs if ``have_runs`` (the learner's runs id) differs.
+    Nothing is simulated or decoded unless the learner needs runs it does not have."""
     found = _store().get(code)
     if found is None:
         raise Refused(404, "there is no such room (a room lasts a day)")
     clock = dict(found.clock)
     clock["t"] = round(found.clock_at(), 4)
-    shown = _room_runs(found.situation)
     part = {"version": found.version, "clock": {k: clock.get(k) for k in ("id", "t", "playing", "speed")},
             "situation": found.situation,
             "question": (found.question or {}).get("id"), "revealed": found.revealed}
     head = json.dumps(part, separators=(",", ":"))
-    if shown is None or runs_id(shown) == have_runs:
+    wanted = _room_runs_id(found)
+    if wanted is None or wanted == have_runs:
         return head
-    return head[:-1] + ',"stage":' + _encoded_runs(shown) + "}"
+    return head[:-1] + ',"stage":' + _room_payload(found) + "}"
+
+
+def _unmoved(version) -> str:
+    """A long poll's answer when nothing moved in its time: the learner asks again."""
+    return json.dumps({"version": version, "unmoved": True})
 
 
 async def _follow(request):
@@ -310,9 +329,11 @@ async def _follow(request):
             await run_in_threadpool(_store().follow, code, learner)     # the heartbeat
         except classroom.RoomError as e:
             raise Refused(404, str(e)) from None
-        if await _until_moved(code, version, WAIT) is None:
+        now = await _until_moved(code, version, WAIT)
+        if now is None:
             raise Refused(404, "there is no such room (a room lasts a day)")
-        text = await run_in_threadpool(follow_answer, code, learner, version, have_runs)
+        text = _unmoved(version) if now == version else \
+            await run_in_threadpool(follow_answer, code, learner, version, have_runs)
     except Refused as e:
         return _refusal(e)
     return Response(text, media_type="application/json", headers={"Cache-Control": "no-store"})

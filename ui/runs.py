@@ -205,11 +205,16 @@ def text_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
+def run_key(text: str, style: str, seed, faults, keep_events: bool = True) -> tuple:
+    """What a shown run is cached and named by (``Shown.key``): known before anything is simulated."""
+    return (text_id(text), style, seed, tuple(faults), keep_events)
+
+
 def live_runs(text: str, source: str, styles, seed, faults, keep_events: bool = True) -> list:
     """One Shown per style: the cached run of (scenario text, style, seed, faults)."""
     out = []
     for style in styles:
-        key = (text_id(text), style, seed, tuple(faults), keep_events)
+        key = run_key(text, style, seed, faults, keep_events)
         result = simulate(text, source, style, seed, tuple(faults), keep_events)
         out.append(Shown(key, style, None, result) if isinstance(result, str) else Shown(key, style, result))
     return out
