@@ -168,12 +168,12 @@ def view(scenario, text: str, source: str, shown: list) -> None:
             st.success("Loaded into the editor: check it and press Run.")
         name = getattr(scenario, "name", "scenario")
         st.markdown("**Download the run on screen**")
-        d = st.columns(1 + max(1, len(shown)))
-        d[0].download_button("Run as JSON", data=lambda: replay.export(name, text, shown), icon=":material/download:",
-                             file_name=f"{name}-run.json", mime="application/json", on_click="ignore",
-                             width="stretch", key="download_json", disabled=not shown,
-                             help="The runs on screen (contract 4's JSON); Replay loads it back.")
-        for col, s in zip(d[1:], shown):                 # one file per style: each is one renderable diagram
+        st.download_button("Run as JSON", data=lambda: replay.export(name, text, shown), icon=":material/download:",
+                           file_name=f"{name}-run.json", mime="application/json", on_click="ignore",
+                           width="stretch", key="download_json", disabled=not shown,
+                           help="The runs on screen (contract 4's JSON); Replay loads it back.")
+        # one file per style: each is one renderable diagram (half the column each: no label cut)
+        for col, s in zip(st.columns(max(1, len(shown))), shown):
             col.download_button(f"Mermaid: {s.style}", data=lambda s=s: mermaid(s.run), icon=":material/download:",
                                 file_name=f"{name}.{s.style}.mmd", mime="text/plain", on_click="ignore",
                                 width="stretch", key=f"download_mermaid_{s.style}", disabled=s.run is None,
