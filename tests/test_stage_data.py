@@ -60,6 +60,22 @@ def test_a_lost_message_is_marked_lost_and_a_copy_is_a_second_trip():
         assert any(m["id"] == c["id"] and m["copy"] == 0 for m in rows(dup, "msgs"))
 
 
+@pytest.mark.parametrize("style", sim.STYLES)
+def test_a_publish_lost_to_a_crash_is_a_message_never_sent(style):
+    """The dual write: payment commits, crashes before publishing; the stage gets one row of fate "u" from
+    payment at that moment (no msg_id: a negative id), and no trip of PaymentCompleted otherwise."""
+    run, data = digest("dual-write", style)
+    lost = [e for e in run["events"] if e["kind"] == "publish_lost"]
+    unsent = [m for m in rows(data, "msgs") if m["fate"] == "u"]
+    assert len(lost) == 1 and [(m["name"], m["src"], m["sent"], m["end"]) for m in unsent] == \
+        [(lost[0]["detail"]["message"], "payment", lost[0]["t"], lost[0]["t"])]
+    assert unsent[0]["id"] < 0 and unsent[0]["flow"] == ("reply" if style == "orchestration" else "forward")
+    msgs = rows(data, "msgs")
+    assert [m["sent"] for m in msgs] == sorted(m["sent"] for m in msgs)
+    _, plain = digest("happy-path", style)
+    assert all(m["fate"] != "u" for m in rows(plain, "msgs"))
+
+
 def test_compensations_travel_back_and_replies_go_to_the_orchestrator():
     _, chor = digest("out-of-stock", "choreography")
     back = [(m["name"], m["src"], m["dst"]) for m in rows(chor, "msgs") if m["flow"] == "compensation"]

@@ -27,18 +27,19 @@ FIELDS = {   # the row layout of each list the stage gets (ui/component/stage.js
 }
 
 FATES = {"delivered": "d", "dropped": "x", "pending": "p"}
+UNSENT = "u"     # a message a service committed to and never published (it crashed first: the dual write)
 MAX_LOG = 5000           # events narrated for the stage's log (a bigger run's log stops there, and says so)
 MAX_MSGS = 6000          # message trips animated
 
 # which event of a moment tells the story best (lower first)
 PRIORITY = {"saga_completed": 0, "saga_compensated": 0, "saga_stuck": 0, "saga_deadlocked": 0,
-            "deadlock_detected": 1, "step_failed": 1, "compensation_failed": 1, "service_crashed": 1,
+            "deadlock_detected": 1, "publish_lost": 1, "step_failed": 1, "compensation_failed": 1, "service_crashed": 1,
             "timeout": 2, "compensation_started": 2, "service_recovered": 2, "message_dropped": 2,
             "message_duplicated": 2, "duplicate_ignored": 2, "step_started": 3, "compensation_succeeded": 3,
             "step_succeeded": 4, "saga_started": 4, "fault_injected": 5, "message_sent": 6,
             "message_delivered": 7, "saga_log": 8}
 # a sentence's tone: a failure is red, a compensation orange, a completion green, plumbing grey
-TONE = {"step_failed": "red", "compensation_failed": "red", "message_dropped": "red", "service_crashed": "red",
+TONE = {"publish_lost": "red", "step_failed": "red", "compensation_failed": "red", "message_dropped": "red", "service_crashed": "red",
         "saga_stuck": "violet", "saga_deadlocked": "red", "deadlock_detected": "red",
         "compensation_started": "orange", "compensation_succeeded": "orange", "saga_compensated": "orange",
         "saga_completed": "green", "message_sent": "gray", "message_delivered": "gray", "saga_log": "gray",
@@ -73,8 +74,13 @@ def _copy(m: tr.Message) -> int:
 def messages(run: dict) -> list:
     orchestrated = run.get("style") == "orchestration"
     trips = sorted(tr.messages(run)[:MAX_MSGS], key=lambda m: m.sent)   # a redelivery is found late
-    return [[m.msg_id, m.message, m.src, m.dst, _num(m.sent), _num(m.end), FATES[m.fate], _flow(m, orchestrated),
+    rows = [[m.msg_id, m.message, m.src, m.dst, _num(m.sent), _num(m.end), FATES[m.fate], _flow(m, orchestrated),
              _copy(m), m.saga] for m in trips]
+    # a publish lost before it left (fate "u", no msg_id of its own: a negative id); it goes to the broker
+    unsent = [[-(k + 1), (e.get("detail") or {}).get("message", "?"), e.get("service"), "broker", _num(e["t"]),
+               _num(e["t"]), UNSENT, "reply" if orchestrated else "forward", 0, e.get("saga")]
+              for k, e in enumerate(e for e in tr.events(run) if e.get("kind") == "publish_lost")]
+    return sorted(rows + unsent, key=lambda r: r[4]) if unsent else rows
 
 
 def work(run: dict) -> tuple:

@@ -176,18 +176,22 @@ class RunView {
     for (let i = hi; i >= 0 && shown < MAX_TOKENS; i--) {
       const m = msgs[i];
       const end = m[5];
-      const dropped = m[6] === "x";     // lost by the broker
-      if (end !== null && t >= end && !(dropped && t < end + lostFor)) continue;
+      const dropped = m[6] === "x" || m[6] === "u";     // lost by the broker, or never sent (fate "u")
+      if (end !== null && t >= end && !(dropped && t < end + (m[6] === "u" ? 2 * lostFor : lostFor))) continue;
       if (t < m[4]) continue;
       shown++;
       seen.add(i);
       let tok = this.pool.get(i);
       if (!tok) tok = this.makeToken(i, m);
       if (dropped && end !== null && t >= end) {
+        const unsent = m[6] === "u";        // it never left its service: the ✕ sits by the service, not the broker
+        const [lx, ly] = unsent ? lerp(this.pos[m[2]] || this.pos.broker, this.pos.broker, 0.4) : [CX + 18, CY - 26];
         tok.g.setAttribute("class", "tok lost");
-        tok.g.setAttribute("transform", `translate(${CX + 18},${CY - 26})`);
-        tok.g.style.opacity = String(1 - (t - end) / lostFor);
+        tok.g.setAttribute("transform", `translate(${lx.toFixed(1)},${ly.toFixed(1)})`);
+        tok.g.style.opacity = String(1 - (t - end) / (unsent ? 2 * lostFor : lostFor));
         tok.trail.setAttribute("d", "");
+        // above its ✕, on the spoke: beside it, it would run over the neighbours' names
+        if (unsent) { this.labelAs(tok, `${tok.name}: never sent`); this.placeLabel(tok, lx, true); }
         continue;
       }
       let [x, y, leg, from] = this.tokenAt(m, t);
@@ -214,11 +218,11 @@ class RunView {
 
   // the label points away from the centre (off the broker), unless it would leave the picture there: then
   // the other side, or above the token. Its width is estimated from its length (12 px semibold).
-  placeLabel(tok, x) {
+  placeLabel(tok, x, above) {
     const w = tok.shown.length * 6.8;
     const away = x < CX - 4 ? "left" : "right";
     const fits = {right: x + 12 + w <= W - 2, left: x - 12 - w >= 2};
-    const side = fits[away] ? away : fits[away === "left" ? "right" : "left"] ? (away === "left" ? "right" : "left") : "above";
+    const side = above ? "above" : fits[away] ? away : fits[away === "left" ? "right" : "left"] ? (away === "left" ? "right" : "left") : "above";
     const dx = side === "above" ? Math.max(0, w / 2 + 2 - x) - Math.max(0, x + w / 2 + 2 - W) : 0;
     const key = `${side}${Math.round(dx)}`;
     if (key === tok.side) return;
@@ -392,6 +396,15 @@ class DetailView {
     }
     for (const m of run.msgs) {
       const [, name, src, dst, sent, end, fate, flow, copy] = m;
+      if (fate === "u" && src in x) {      // never published: a stub from its service, and why
+        const dir = x[src] > SEQ_W / 2 ? -1 : 1, y = this.y(sent), tx = x[src] + dir * 38;
+        el("svg:line", {x1: x[src], y1: y, x2: x[src] + dir * 34, y2: y, class: `msg ${flow}`,
+          stroke: FLOW_COLOURS[flow] || FLOW_COLOURS.forward, "stroke-dasharray": "3 3"}, content);
+        const text = el("svg:text", {x: tx, y: y - 14, class: "lostmark", "text-anchor": dir < 0 ? "end" : "start"}, content);
+        el("svg:tspan", {x: tx}, text, `\u2715 ${name}`);          // two short lines above the stub (a long one left the box; below sits "crashed")
+        el("svg:tspan", {x: tx, dy: 12}, text, "never sent");
+        continue;
+      }
       if (!(src in x) || !(dst in x)) continue;
       const stop = end === null ? run.end : end;
       const x1 = copy ? (x[src] + x[dst]) / 2 : x[src], y1 = this.y(copy === 2 ? stop - 0.2 : sent);
@@ -515,7 +528,7 @@ class Stage {
     const copy = el("span", {class: "item"}, this.legend);
     el("span", {class: "dot diamond", style: `background:${COPY_COLOUR}`}, copy);
     el("span", {}, copy, "duplicate copy");
-    el("span", {class: "item"}, this.legend, "\u2715 lost by the broker");
+    el("span", {class: "item"}, this.legend, "\u2715 lost or never sent");
     const rv = el("label", {class: "reveal", title: "Show what lies ahead of now: greyed in the sequence diagram and the log, and the charts and the comparison below"}, this.legend);
     this.revealBox = el("input", {type: "checkbox"}, rv);
     el("span", {}, rv, "Show the whole run");
