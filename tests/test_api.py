@@ -144,7 +144,8 @@ def test_a_question_goes_to_learners_without_its_answer(store):
     question = {"id": "q1", "text": "Which?", "choices": ["a", "b"], "answer": "a", "explain": "because"}
     store.drive(code, key, question=question)
     text = api.follow_answer(code, "c" * 32, -1, "")
-    assert json.loads(text)["question"] == "q1" and "because" not in text and '"answer"' not in text
+    assert json.loads(text)["ask"] == {"id": "q1", "text": "Which?", "choices": ["a", "b"]}
+    assert "because" not in text and '"answer"' not in text
 
 
 def test_waiters_wake_when_the_room_moves_and_one_look_serves_them_all(store, monkeypatch):

@@ -61,11 +61,15 @@ def test_a_class_follows_answers_and_survives_a_restart(tmp_path):
 
             teacher.get_by_role("button", name="Ask the class").click()
             teacher.get_by_role("button", name="Ask", exact=True).click()
+            for learner in class_:                           # the question shows on every learner's stage
+                learner.get_by_text("Your answer counts").wait_for(timeout=10_000)
             learner = class_[0]
-            learner.get_by_text("Your answer counts").wait_for(timeout=10_000)
-            learner.locator("[data-testid=stRadio] [role=radiogroup] label").first.click()
+            learner.get_by_role("radiogroup", name="Your prediction").get_by_role("radio").first.click()
             learner.get_by_text("Counted:").wait_for(timeout=10_000)
             teacher.get_by_text("1 answer (counts only").wait_for(timeout=10_000)
+            teacher.get_by_role("button", name="Reveal the answer").click()
+            for learner_ in class_:                          # the answer, on every stage
+                learner_.get_by_text("Answer:").wait_for(timeout=10_000)
             serve.screenshot(teacher, "/tmp/shots/room_teacher.png")
             serve.screenshot(learner, "/tmp/shots/room_learner.png")
             instructor_link = teacher.url
@@ -74,6 +78,6 @@ def test_a_class_follows_answers_and_survives_a_restart(tmp_path):
             again.goto(instructor_link.replace(instructor_link.split("/?")[0], url2))
             again.get_by_text(f"Room {code}").wait_for(timeout=60_000)
             again.get_by_text("1 answer (counts only").wait_for(timeout=20_000)   # the answer outlived the server
-            again.get_by_role("button", name="Reveal the answer").wait_for(timeout=10_000)   # and it still drives
+            again.get_by_role("button", name="Done: next question").wait_for(timeout=10_000)   # and it still drives
     finally:
         os.environ.pop("SAGA_DATA_DIR", None)

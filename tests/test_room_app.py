@@ -85,26 +85,52 @@ def test_a_playing_clock_reaches_the_learner_where_it_is_now(data_dir):
 
 
 def test_predict_then_watch(data_dir):
+    """The instructor asks; each learner's stage gets the question in its poll and answers through the answer
+    route (no rerun of the learner's page); the instructor sees the counts, then reveals on every stage."""
+    from ui import api
     teacher = page(room="new", scenario="out-of-stock")
     code, key = teacher.query_params["room"], teacher.query_params["key"]
     learners = [page(room=code) for _ in range(3)]
+    ids = [stage(learner)["follow"]["learner"] for learner in learners]
+    assert all(stage(learner)["follow"]["answer"] == f"/api/rooms/{code}/answer" for learner in learners)
     teacher.button(key="ask_question").click().run()           # the first question the run ahead offers
     asked = classroom.RoomStore().get(code).question
     assert asked and asked["answer"] in asked["choices"]
-    for i, learner in enumerate(learners):
-        learner.run()
-        radio = learner.radio(key=f"w_answer_{asked['id']}")
-        assert list(radio.options) == asked["choices"]
-        radio.set_value(asked["choices"][i % 2]).run()
+    for i, learner in enumerate(ids):
+        polled = json.loads(api.follow_answer(code, learner, -1, ""))
+        assert polled["ask"] == {k: v for k, v in asked.items() if k not in ("answer", "explain")}
+        assert polled["mine"] is None and polled["revealed"] is False
+        assert api.answer_answer(code, {"learner": learner, "question": asked["id"],
+                                        "choice": asked["choices"][i % 2]}) == {"counted": asked["choices"][i % 2]}
+        assert json.loads(api.follow_answer(code, learner, -1, ""))["mine"] == asked["choices"][i % 2]
     tally = classroom.RoomStore().tally(code, key, asked["id"])
     assert sum(tally.values()) == 3
     teacher.run()
     assert any("3** answers" in m.value for m in teacher.markdown)
     teacher.button(key="reveal_answer").click().run()
-    learners[0].run()
-    assert any(md(asked["answer"]) in s.value for s in [*learners[0].success, *learners[0].info])
+    revealed = json.loads(api.follow_answer(code, ids[0], -1, ""))
+    assert revealed["revealed"] is True and revealed["ask"]["answer"] == asked["answer"]
+    with pytest.raises(api.Refused) as closed:                 # answers close once the answer is shown
+        api.answer_answer(code, {"learner": ids[0], "question": asked["id"], "choice": asked["choices"][0]})
+    assert closed.value.status == 409 and "revealed" in str(closed.value)
     teacher.selectbox(key="w_scenario").set_value("happy-path").run()
     assert classroom.RoomStore().get(code).question is None     # another lesson closes the last one's question
+
+
+@pytest.mark.parametrize("body, status", [
+    ("not an object", 400),
+    ({"learner": "nope", "question": "q", "choice": "a"}, 400),
+    ({"learner": "a" * 32, "question": "q", "choice": "a"}, 409),      # no question asked
+])
+def test_a_bad_answer_is_refused_in_one_sentence(data_dir, body, status):
+    from ui import api
+    teacher = page(room="new", scenario="out-of-stock")
+    with pytest.raises(api.Refused) as refused:
+        api.answer_answer(teacher.query_params["room"], body)
+    assert refused.value.status == status and "\n" not in str(refused.value)
+    with pytest.raises(api.Refused) as gone:
+        api.answer_answer("ABCDEF", {"learner": "a" * 32, "question": "q", "choice": "a"})
+    assert gone.value.status == 404
 
 
 def test_a_bad_room_link_is_explained(data_dir):

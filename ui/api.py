@@ -17,9 +17,11 @@ instead, and the session is told afterwards:
   the room's version moves (one task per room looks it up every ``LOOK_EVERY``
   seconds while anyone waits; the waiters sleep on an event), or after ``WAIT`` seconds: the room's clock
   as it is now, and the stage's runs of the room's situation when the learner's
-  differ. Following costs no rerun: the learner's page reruns only when more
-  than the clock moved (a new situation, a question, a pause). Each poll is the
-  learner's heartbeat.
+  differ, and the question as a learner may see it. Following costs no rerun:
+  the learner's page reruns only for a new situation or a pause. Each poll is
+  the learner's heartbeat.
+- ``POST /api/rooms/{code}/answer``: a learner's prediction, from the question
+  card on the stage (the last one stands; closed once the answer is revealed).
 
 Every input is checked; a refusal is JSON ``{"error": "one sentence"}`` with a
 4xx status. A scenario travels by token: the page registers its text
@@ -285,16 +287,18 @@ def _room_payload(found) -> str:
 
 def follow_answer(code: str, learner: str, version, have_runs: str) -> str:
     """The room as a following learner's stage takes it (JSON text): its version, its clock now, the
-    question's id and whether it is revealed, and the runs if ``have_runs`` (the learner's runs id) differs.
+    question as a learner may see it (``ask``), whether its answer is revealed, the learner's own answer
+    (``mine``), and the runs if ``have_runs`` (the learner's runs id) differs.
     Nothing is simulated or decoded unless the learner needs runs it does not have."""
     found = _store().get(code)
     if found is None:
         raise Refused(404, "there is no such room (a room lasts a day)")
     clock = dict(found.clock)
     clock["t"] = round(found.clock_at(), 4)
+    ask = found.learner_question                     # no answer, no explanation until revealed
     part = {"version": found.version, "clock": {k: clock.get(k) for k in ("id", "t", "playing", "speed")},
-            "situation": found.situation,
-            "question": (found.question or {}).get("id"), "revealed": found.revealed}
+            "situation": found.situation, "ask": ask, "revealed": found.revealed,
+            "mine": _store().my_answer(code, ask["id"], learner) if ask else None}
     head = json.dumps(part, separators=(",", ":"))
     wanted = _room_runs_id(found)
     if wanted is None or wanted == have_runs:
@@ -339,22 +343,56 @@ async def _follow(request):
     return Response(text, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
+def answer_answer(code: str, body) -> dict:
+    """What ``POST /api/rooms/{code}/answer`` answers: the learner's choice counted (the last one stands)."""
+    import classroom
+
+    if not isinstance(body, dict):
+        raise Refused(400, "the request must be a JSON object")
+    learner, question, choice = body.get("learner"), body.get("question"), body.get("choice")
+    if not isinstance(learner, str) or not LEARNER_ID.fullmatch(learner):
+        raise Refused(400, "learner must be 32 hexadecimal digits")
+    try:
+        _store().answer(code, question, learner, choice)
+    except classroom.RoomError as e:
+        raise Refused(404 if "no room" in str(e) else 409, str(e)) from None
+    return {"counted": choice}
+
+
+async def _json_body(request):
+    size = int(request.headers.get("content-length") or 0)
+    if size > MAX_BODY:
+        raise Refused(413, f"the request is over {MAX_BODY // 1024} KB")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise Refused(413, f"the request is over {MAX_BODY // 1024} KB")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise Refused(400, "the request is not JSON") from None
+
+
+async def _answer(request):
+    import classroom
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse
+
+    try:
+        code = classroom.rooms.normalize_code(request.path_params.get("code", ""))
+        if not code:
+            raise Refused(400, "that is not a room code")
+        answer = await run_in_threadpool(answer_answer, code, await _json_body(request))
+    except Refused as e:
+        return _refusal(e)
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+
 async def _inject(request):
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import Response
 
     try:
-        size = int(request.headers.get("content-length") or 0)
-        if size > MAX_BODY:
-            raise Refused(413, f"the request is over {MAX_BODY // 1024} KB")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise Refused(413, f"the request is over {MAX_BODY // 1024} KB")
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise Refused(400, "the request is not JSON") from None
-        answer = await run_in_threadpool(inject_answer, body)
+        answer = await run_in_threadpool(inject_answer, await _json_body(request))
     except Refused as e:
         return _refusal(e)
     return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json",
@@ -402,4 +440,5 @@ def routes() -> list:
     from starlette.routing import Route
     return [Route("/api/stage/inject", _inject, methods=["POST"]),
             Route("/api/rooms/{code}/follow", _follow, methods=["GET"]),
+            Route("/api/rooms/{code}/answer", _answer, methods=["POST"]),
             Route("/api/stage/assets/{name}", _asset, methods=["GET"])]

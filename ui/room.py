@@ -6,17 +6,18 @@
 - The instructor's page writes the room (``classroom.RoomStore.drive``) whenever
   its situation changes (scenario, style, seed, faults) or its stage reports the
   clock (play, pause, scrub, speed): only that page has the key.
-- A following learner's stage long-polls the room (``ui.api``'s follow route,
-  which is also the learner's heartbeat) and takes the room's clock itself: no
-  rerun while the instructor plays, pauses or scrubs. When more than the clock
-  moved (a new situation, a question, a pause) the stage asks for one rerun, and
-  the page takes the room's situation and clock (a clock command the stage
-  plays on from, computed from the command's age). A learner can detach to
-  explore alone and rejoin with one click.
+- A learner's stage long-polls the room (``ui.api``'s follow route, which is
+  also the learner's heartbeat) and, while following, takes the room's clock
+  itself: no rerun while the instructor plays, pauses or scrubs. For a new
+  situation or a pause the stage asks for one rerun, and the page takes the
+  room's situation and clock (a clock command the stage plays on from,
+  computed from the command's age). A learner can detach to explore alone and
+  rejoin with one click.
 - Predict, then watch: the instructor pauses, picks a question generated from the
   run ahead (``classroom.questions``: the right answer is the simulation's), asks
-  it; learners answer on their devices; the instructor sees the counts (never
-  names), then reveals the answer on every screen and plays on.
+  it; learners see it on their stage within the poll and answer there (the
+  answer route); the instructor sees the counts (never names), then reveals the
+  answer on every screen and plays on.
 
 Rooms live in SQLite (``classroom.rooms``): a server restart loses nothing.
 """
@@ -123,8 +124,6 @@ def take(found: classroom.Room, force: bool = False) -> None:
         mine["clock"] = found.clock.get("id")
         state.move_clock(found.clock_at(), bool(found.clock.get("playing")), found.clock.get("speed", 1.0))
     mine["version"] = found.version
-    mine["question"] = (found.question or {}).get("id")
-    mine["revealed"] = found.revealed
 
 
 def follow_before_page() -> None:
@@ -290,49 +289,21 @@ def _counts(mine: dict, question: dict, revealed: bool) -> None:
         st.progress(n / total if total else 0.0, text=f"{md(choice)}{mark} · {n}")
 
 
-def _answer(code: str, question: dict, learner: str) -> None:
-    choice = ss().get(f"w_answer_{question['id']}")
-    if choice is None:
-        return
-    try:
-        store().answer(code, question["id"], learner, choice)
-    except classroom.RoomError as e:
-        room()["error"] = str(e)
-
-
 def _learner_bar(mine: dict) -> None:
-    found = store().get(mine["code"])
+    """Following or exploring alone; the instructor's questions show on the stage itself (asked, answered
+    and revealed there, through ``ui.api``'s routes: no rerun of this page)."""
     with st.container(border=True):
         cols = st.columns([4, 1.4], vertical_alignment="center")
         if mine.get("following"):
-            cols[0].markdown(f":material/groups: **Room {mine['code']}** · you follow the instructor's screen")
+            cols[0].markdown(f":material/groups: **Room {mine['code']}** · you follow the instructor's screen; "
+                             "questions appear above the stage")
             cols[1].button("Explore alone", icon=":material/logout:", on_click=_detach, width="stretch",
                            key="detach")
         else:
-            cols[0].markdown(f":material/explore: **Room {mine['code']}** · exploring on your own")
+            cols[0].markdown(f":material/explore: **Room {mine['code']}** · exploring on your own (questions "
+                             "still appear above the stage)")
             cols[1].button("Follow again", icon=":material/login:", on_click=_rejoin, width="stretch",
                            type="primary", key="rejoin")
-        question = found.learner_question if found else None
-        if not question:
-            return
-        if mine.get("error"):
-            st.error(mine.pop("error"))
-        mine_now = store().my_answer(mine["code"], question["id"], mine["learner"])
-        st.markdown(f"**:material/help: {md(question['text'])}**")
-        if found.revealed:
-            right = mine_now == question["answer"]
-            verdict = (" You said so too." if right else f" You said {md(mine_now)}.") if mine_now else ""
-            (st.success if right else st.info)(f"Answer: {md(question['answer'])}. "
-                                               f"{md(question.get('explain', ''))}{verdict}")
-            return
-        key = f"w_answer_{question['id']}"
-        if mine_now is not None and key not in ss():
-            ss()[key] = mine_now
-        st.radio("Your prediction", question["choices"], key=key, index=None, label_visibility="collapsed",
-                 on_change=_answer, args=(mine["code"], question, mine["learner"]))
-        st.caption("Your answer counts the moment you pick it; you may change it until the answer is shown. "
-                   "Nobody sees who answered what." if mine_now is None else
-                   f"Counted: {md(mine_now)}. You may change it until the answer is shown.")
 
 
 def link_params() -> dict:

@@ -169,7 +169,8 @@ def runs_id(shown: list) -> str:
 
 def data(shown: list, panel: dict | None, live: tuple | None = None) -> dict:
     """What the stage gets: the runs, the clock command, the panel; with ``live`` = (scenario text, source)
-    for an instructor's panel, how to reach the injection route; for a following learner, the room to poll."""
+    for an instructor's panel, how to reach the injection route; for a learner, the room to poll (its clock and
+    runs while following; its questions, which the stage shows and answers, always)."""
     session = ss()
     out = {**api.stage_runs(shown),
            "clock": {"id": session.get("clock_id", 0), "t": float(session.t), "playing": bool(session.playing),
@@ -181,10 +182,10 @@ def data(shown: list, panel: dict | None, live: tuple | None = None) -> dict:
         out["api"] = {"url": "/api/stage/inject", "scenario": api.register(*live), "styles": list(state.shown_styles()),
                       "seed": session.seed, "faults": list(session.faults)}
     mine = room.room()
-    if mine and mine["role"] == "learner" and mine.get("following"):
-        out["follow"] = {"url": f"/api/rooms/{mine['code']}/follow", "learner": mine["learner"],
-                         "version": mine.get("version"), "clock": mine.get("clock"),
-                         "question": mine.get("question"), "revealed": mine.get("revealed")}
+    if mine and mine["role"] == "learner":           # following, or exploring alone (then only the questions)
+        out["follow"] = {"url": f"/api/rooms/{mine['code']}/follow", "answer": f"/api/rooms/{mine['code']}/answer",
+                         "learner": mine["learner"], "following": bool(mine.get("following")),
+                         "version": mine.get("version"), "clock": mine.get("clock")}
     return out
 
 

@@ -533,6 +533,9 @@ class Stage {
     this.revealBox = el("input", {type: "checkbox"}, rv);
     el("span", {}, rv, "Show the whole run");
     this.revealBox.addEventListener("change", () => { this.prefs.reveal = this.revealBox.checked; this.dirty = true; this.report("reveal"); });
+    // a classroom's question, for a learner: asked by the instructor, answered here (ui/api.py's routes)
+    this.ask = el("div", {class: "ask", role: "region", "aria-label": "The instructor's question"}, root);
+    this.ask.style.display = "none";
     this.cols = el("div", {class: "cols"}, root);
     this.errors = el("div", {class: "errors"}, root);
     this.panel = el("div", {class: "panel"}, root);
@@ -754,7 +757,7 @@ class Stage {
   // ------------------------------------------------------------ a learner follows a room
 
   follow(cfg) {
-    const key = cfg ? `${cfg.url}|${cfg.learner}` : null;
+    const key = cfg ? `${cfg.url}|${cfg.learner}|${cfg.following}` : null;
     if (key === this.followKey) {
       if (cfg && this.followState && cfg.version !== null && cfg.version !== undefined)
         this.followState.pageVersion = cfg.version;
@@ -763,10 +766,9 @@ class Stage {
     if (this.followState) this.followState.abort.abort();
     this.followKey = key;
     this.followState = null;
-    if (!cfg || typeof fetch !== "function") return;
-    const st = this.followState = {abort: new AbortController(), version: cfg.version ?? -1,
-      pageVersion: cfg.version, clockId: cfg.clock ?? null, question: cfg.question ?? null,
-      revealed: !!cfg.revealed};
+    if (!cfg || typeof fetch !== "function") { this.showAsk(null); return; }
+    const st = this.followState = {abort: new AbortController(), version: -1, pageVersion: cfg.version,
+      clockId: cfg.clock ?? null, following: !!cfg.following, answerUrl: cfg.answer, learner: cfg.learner};
     const wait = (ms) => new Promise((ok) => setTimeout(ok, ms));
     const loop = async () => {
       while (this.followState === st) {
@@ -789,7 +791,10 @@ class Stage {
 
   takeRoom(st, room) {
     if (room.version === st.version) return;
+    const first = st.version === -1;                  // the room as the page had it: only the question is new
     st.version = room.version;
+    this.showAsk(room.ask || null, room.mine ?? null, !!room.revealed, st);
+    if (!st.following) return;                         // exploring alone: the question, not the clock
     if (room.stage && room.stage.runs_id !== this.runsId) { this.swapTimed(room.stage); }
     const c = room.clock || {};
     let rerun = false;
@@ -801,12 +806,9 @@ class Stage {
       this.clock.playing = !!c.playing && this.clock.t < this.end;
       this.clock.last = null;
       this.syncBar();
-      if (wasPlaying && !this.clock.playing) rerun = true;               // a pause: the charts follow
+      if (!first && wasPlaying && !this.clock.playing) rerun = true;     // a pause: the charts follow
     }
-    if ((room.question ?? null) !== st.question || !!room.revealed !== st.revealed) rerun = true;
-    if (room.stage) rerun = true;                                      // a new situation: the page follows
-    st.question = room.question ?? null;
-    st.revealed = !!room.revealed;
+    if (room.stage && !first) rerun = true;                                // a new situation: the page follows
     this.drawNow();
     // the page follows too: each learner after a random wait of up to 0.8 s, so a class's reruns do not all
     // land on the server in the same instant (their stages already show the room)
@@ -815,6 +817,50 @@ class Stage {
       setTimeout(() => { if (this.followState === st && st.version === version)
         this.setters.setTriggerValue("room", version); }, Math.random() * 800);
     }
+  }
+
+  // The question card: the instructor's question, the learner's pick (sent at once, the last one stands),
+  // and once revealed the answer and why. Every text from the room is set as text, never as markup.
+  showAsk(ask, mine, revealed, st) {
+    const box = this.ask;
+    const key = JSON.stringify([ask, mine, revealed]);
+    if (key === this.askKey) return;
+    this.askKey = key;
+    this.askMine = mine;
+    box.replaceChildren();
+    box.style.display = ask ? "" : "none";
+    if (!ask) return;
+    el("div", {class: "askhead"}, box, `Predict: ${ask.text}`);
+    if (revealed) {
+      const right = mine !== null && mine === ask.answer;
+      el("div", {class: `verdict ${right ? "right" : ""}`}, box,
+        `Answer: ${ask.answer}. ${ask.explain || ""}` +
+        (mine === null ? "" : right ? " You said so too." : ` You said: \u201C${mine}\u201D.`));
+      return;
+    }
+    const choices = el("div", {class: "choices", role: "radiogroup", "aria-label": "Your prediction"}, box);
+    for (const choice of ask.choices) {
+      const b = el("button", {type: "button", role: "radio", "aria-checked": String(choice === mine)}, choices, choice);
+      b.addEventListener("click", () => this.answer(st, ask, choice));
+    }
+    el("div", {class: "muted"}, box, mine === null
+      ? "Your answer counts the moment you pick it; you may change it until the answer is shown. Nobody sees who answered what."
+      : `Counted: ${mine}. You may change it until the answer is shown.`);
+    if (this.askError) el("div", {class: "error"}, box, this.askError);
+  }
+
+  answer(st, ask, choice) {
+    if (!st || !st.answerUrl) return;
+    fetch(st.answerUrl, {method: "POST", headers: {"Content-Type": "application/json"}, cache: "no-store",
+      body: JSON.stringify({learner: st.learner, question: ask.id, choice})})
+      .then((r) => r.json().then((body) => [r.ok, body]))
+      .then(([ok, body]) => {
+        this.askError = ok ? null : body.error || "the answer was not counted";
+        this.askKey = null;
+        this.showAsk(ask, ok ? choice : this.askMine, false, st);
+      })
+      .catch(() => { this.askError = "the answer could not be sent: try again"; this.askKey = null;
+        this.showAsk(ask, this.askMine, false, st); });
   }
 
   // ------------------------------------------------------------ the clock
