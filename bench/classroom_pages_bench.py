@@ -12,22 +12,23 @@ it with light clients that do what a page does (a headless Chromium per learner 
   lives in the page, so the client sends ``rerun_script`` with that ``fragment_id`` and
   ``is_auto_rerun`` every ``interval`` seconds; only the instructor's page has such fragments now),
   deltas (the stage is the bidi component whose id ends in ``-stage``: its ``json`` data carries
-  ``runs_id``, the page's ``clock`` command and, for a following learner, ``follow`` = ``{url, learner,
-  version, clock, question, revealed}``), ``script_finished``; keep the forward-message cache as the
+  ``runs_id``, the page's ``clock`` command and, for a learner, ``follow`` = ``{url, answer, learner,
+  following, version, clock}``), ``script_finished``; keep the forward-message cache as the
   frontend does (cacheable messages by hash, their hashes sent back in ``cached_message_hashes``,
   entries older than ``max_cached_message_age`` full runs dropped);
 - the stage's long poll (:class:`Follower`, what ``ui/component/stage.js`` ``follow``/``takeRoom`` do):
   ``GET /api/rooms/CODE/follow?learner=<32 hex>&version=<the room version it has>&runs=<its runs id>``
-  over one keep-alive HTTP/1.1 connection (asyncio streams), again as soon as it is answered (the route
-  answers when the room's version moves, or after 10 s; each request is the learner's heartbeat). An
-  answer with a new room clock id is applied at once (no rerun: the stage plays the clock itself); when
-  more than the clock moved (a pause, a question asked/revealed/cleared, new runs) and the page has not
-  run with that version, the client sends the stage's trigger ``room`` (a ``json_trigger_value``
-  ``[{"event": "room", "value": version}]`` for the component's ``$$STREAMLIT_INTERNAL_KEY_<id>__events``,
-  with the stage's ``fragment_id``, as the frontend sends a widget's change from inside a fragment) and
-  reads the rerun; a stage that plays to the run's end reports ``ui`` ``why: "end"``, as ``frame()`` does;
-- answers as a page does: a widget state ``string_value`` for the radio ``w_answer_<question>`` (its id
-  taken from the deltas) in a ``rerun_script``, kept in every later rerun as the widget manager keeps it.
+  over one keep-alive HTTP/1.1 connection (asyncio streams), the first with version -1 (answered at once),
+  then again as soon as it is answered (the route answers when the room's version moves, or after 10 s;
+  each request is the learner's heartbeat). An answer with a new room clock id is applied at once (no
+  rerun: the stage plays the clock itself); its ``ask`` (the question, as a learner may see it) draws the
+  question card; after a pause or with new runs, if the page has not run with that version, the client
+  waits a random 0-0.8 s and sends the stage's trigger ``room`` (a ``json_trigger_value``
+  ``[{"event": "room", "value": version}]`` for the component's ``$$STREAMLIT_INTERNAL_KEY_<id>__events``;
+  a learner's stage is in no fragment, so the whole page reruns) and reads the rerun; a stage that plays
+  to the run's end reports ``ui`` ``why: "end"``, as ``frame()`` does;
+- answers as the question card does: ``POST /api/rooms/CODE/answer`` ``{learner, question, choice}``;
+  the card shows "Counted" when the route answers ``{"counted": choice}``.
 
 The instructor is a page client too: it opens ``/?room=new`` (the server turns its address into
 ``?room=CODE&key=SECRET``: read from ``page_info_changed``), and presses Play / Pause the way the stage
@@ -45,7 +46,8 @@ Measured:
 - the server's CPU, % of one core: utime+stime of the serving python process from /proc/PID/stat over
   each phase (quiet following, the actions, the answers) and the whole measured window;
 - answers lost: every learner picks a choice in the same second; the instructor's tally
-  (``RoomStore.tally``) must count every one, each learner's page must show "Counted".
+  (``RoomStore.tally``) must count every one, each learner's stage must show "Counted"; and when the
+  question card is drawn on each stage after Ask (the poll answer that carries it).
 
 ``--browser`` adds one real headless Chromium learner (Debian's ``/usr/bin/chromium``) next to the
 clients, to check the clients against a page: its delay is read from the stage's Play/Pause button
@@ -169,7 +171,6 @@ class Page:
         self.clock_ids = []           # (receive time, clock dict, runs_id) every time the page's clock id changed
         self.follower = None          # the stage's long poll of its room (a Follower), once data.follow came
         self.full_finished = []       # receive time of every full run's script_finished
-        self.radios = {}              # key part of the id -> (id, options)
         self.buttons = {}             # id
         self.texts = []               # markdown bodies of the last full run
         self.runs = 0                 # full runs finished
@@ -179,7 +180,7 @@ class Page:
         self.query_seen = None        # the address the server set (page_info_changed)
         self.finished = asyncio.Event()
         self.stage_seen = asyncio.Event()
-        self.changed = asyncio.Event()  # set on every clock change and radio arrival
+        self.changed = asyncio.Event()  # set on every clock change and poll answer
         self.errors = []
         self._run_texts = []
         self._full_run = False
@@ -343,19 +344,13 @@ class Page:
             if self.follower is not None:
                 self.follower.update(data, now)
             self.stage_seen.set()
-        elif what == "radio":
-            rid = el.radio.id
-            key = rid.rsplit("-", 1)[-1]
-            if key not in self.radios:
-                self.radios[key] = (rid, list(el.radio.options), time.time())
-            self.changed.set()
         elif what == "button":
             self.buttons[el.button.id.rsplit("-", 1)[-1]] = el.button.id
         elif what == "markdown" and self._full_run:
             self._run_texts.append(el.markdown.body)
 
     async def wait(self, cond, timeout: float) -> bool:
-        """Until ``cond()`` holds (checked on every clock change / radio), or the timeout."""
+        """Until ``cond()`` holds (checked on every clock change / poll answer), or the timeout."""
         deadline = time.monotonic() + timeout
         while not cond():
             left = deadline - time.monotonic()
@@ -404,6 +399,7 @@ class Follower:
         self.end_timer = None
         self.room_clocks = []         # (receive time, room clock) every time a poll answer moved the clock
         self.reruns_asked = []        # (time, room version) every trigger "room" sent
+        self.asks = {}                # question id -> when its card was drawn
         self.sent = self.answered = 0
         self.last_answer = time.time()
         self.errors = []
@@ -446,7 +442,7 @@ class Follower:
             self.session_clock = c.get("id")
             self._set_clock(c.get("t"), c.get("speed"), c.get("playing"), now)
         cfg = data.get("follow")
-        key = f"{cfg['url']}|{cfg['learner']}" if cfg else None
+        key = f"{cfg['url']}|{cfg['learner']}|{cfg.get('following')}" if cfg else None
         if key == self.key:
             if cfg and self.st is not None and cfg.get("version") is not None:
                 self.st["page_version"] = cfg["version"]
@@ -455,10 +451,9 @@ class Follower:
         self.key = key
         if not cfg:
             return
-        version = cfg.get("version")
-        self.st = {"url": cfg["url"], "learner": cfg["learner"], "version": -1 if version is None else version,
-                   "page_version": version, "clock_id": cfg.get("clock"), "question": cfg.get("question"),
-                   "revealed": bool(cfg.get("revealed"))}
+        self.st = {"url": cfg["url"], "answer": cfg.get("answer"), "learner": cfg["learner"], "version": -1,
+                   "page_version": cfg.get("version"), "clock_id": cfg.get("clock"),
+                   "following": bool(cfg.get("following")), "ask": None, "mine": None, "revealed": False}
         self.task = asyncio.get_running_loop().create_task(self._loop(self.st))
 
     def stop(self):
@@ -534,7 +529,15 @@ class Follower:
     def take_room(self, st: dict, room: dict, now: float):
         if room.get("version") == st["version"]:
             return
+        first = st["version"] == -1                       # the room as the page had it
         st["version"] = room.get("version")
+        ask = room.get("ask")
+        if ask and (st["ask"] or {}).get("id") != ask.get("id"):
+            self.asks[ask["id"]] = now                     # the question card is drawn: on screen
+        st["ask"], st["mine"], st["revealed"] = ask, room.get("mine"), bool(room.get("revealed"))
+        if not st["following"]:
+            self.page.changed.set()
+            return
         stage = room.get("stage")
         if stage and stage.get("runs_id") != self.runs_id:
             self._swap(stage)
@@ -545,20 +548,36 @@ class Follower:
             st["clock_id"] = c.get("id")
             self._set_clock(c.get("t"), c.get("speed"), c.get("playing"), now)
             self.room_clocks.append((now, dict(c)))
-            if was and not self.clock["playing"]:
+            if was and not self.clock["playing"] and not first:
                 rerun = True                                  # a pause: the charts follow
-        if room.get("question") != st["question"] or bool(room.get("revealed")) != st["revealed"]:
-            rerun = True
-        if stage:
+        if stage and not first:
             rerun = True                                      # a new situation: the page follows
-        st["question"] = room.get("question")
-        st["revealed"] = bool(room.get("revealed"))
         if rerun and st["page_version"] != room.get("version"):
-            p = self.page
-            p.stage_trigger("room", room.get("version"))
-            self.reruns_asked.append((now, room.get("version")))
-            asyncio.get_running_loop().create_task(p.send_rerun(p.stage_fragment))
+            asyncio.get_running_loop().create_task(self._rerun_later(st, room.get("version")))
         self.page.changed.set()
+
+    async def _rerun_later(self, st: dict, version):
+        """As the JS: after a random wait of up to 0.8 s (a class's reruns spread out), if nothing newer came."""
+        await asyncio.sleep(random.random() * 0.8)
+        if self.st is not st or st["version"] != version:
+            return
+        p = self.page
+        p.stage_trigger("room", version)
+        self.reruns_asked.append((time.time(), version))
+        await p.send_rerun(p.stage_fragment)
+
+    async def answer(self, question_id: str, choice: str) -> tuple[int, dict]:
+        """The question card's click: ``POST /api/rooms/CODE/answer``, on a connection of its own."""
+        body = json.dumps({"learner": self.st["learner"], "question": question_id, "choice": choice}).encode()
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 10)
+        try:
+            writer.write(f"POST {self.st['answer']} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                         f"Connection: close\r\n\r\n".encode() + body)
+            status, answer, _ = await asyncio.wait_for(self._response(reader), 30)
+            return status, json.loads(answer or b"{}")
+        finally:
+            writer.close()
 
 
 # ---------------------------------------------------------------- one real browser learner (--browser)
@@ -872,32 +891,31 @@ async def _answers(teacher: Page, live: list, store, code: str, key: str, args, 
         store.drive(code, key, question=q)
         room = store.get(code)
     question = room.question
-    qkey = f"w_answer_{question['id']}"
+    qid = question["id"]
 
-    # every learner's page shows the radio, then each picks a choice within the same second
+    # every learner's stage draws the question card from its poll; then each picks within the same second
     wait = left(args.follow_timeout)
-    await _all([p.wait(lambda p=p: qkey in p.radios, wait) for p in live])
-    showing = [p for p in live if qkey in p.radios]
-    shown = [p.radios[qkey][2] - asked_at for p in showing]
-    picks = {}
+    await _all([p.wait(lambda p=p: p.follower is not None and qid in p.follower.asks, wait) for p in live])
+    showing = [p for p in live if p.follower is not None and qid in p.follower.asks]
+    shown = [p.follower.asks[qid] - asked_at for p in showing]
+    picks, confirmed_by = {}, {}
 
     async def answer(i, p):
-        rid, options, _ = p.radios[qkey]
-        choice = options[i % len(options)]
+        choice = question["choices"][i % len(question["choices"])]
         await asyncio.sleep(random.random())
-        p.set_widget(rid, string_value=choice)
         picks[p.name] = choice
-        await p.send_rerun()
+        try:
+            status, body = await p.follower.answer(qid, choice)
+        except Exception as e:                           # noqa: BLE001 - counted as not confirmed
+            p.errors.append(f"answer: {e!r}")
+            return
+        confirmed_by[p.name] = status == 200 and body.get("counted") == choice   # the card says "Counted"
 
     await _all([answer(i, p) for i, p in enumerate(showing)])
 
     def confirmed(p):
-        return p.runs > 0 and any(f"Counted: {picks[p.name]}" in t.replace("\\", "") for t in p.texts)
+        return confirmed_by.get(p.name, False)
 
-    # a page confirms its answer after its rerun; wait for every page (bounded), then count
-    until = time.monotonic() + left(args.follow_timeout * 2)
-    while time.monotonic() < until and not all(confirmed(p) for p in showing):
-        await asyncio.sleep(0.2)
     try:
         tally = store.tally(code, key, question["id"])
     except RoomError as e:
@@ -959,7 +977,7 @@ def report(out: dict) -> None:
     rows += [
         ("answers lost (sent -> instructor's tally)", f"{ans['lost']} of {ans['sent']} (counted {ans['counted']})",
          "0", "yes" if ans["lost"] == 0 and ans["sent"] > 0 else "NO"),
-        ("  pages showing 'Counted: <their pick>'", f"{ans['confirmed']} of {ans['sent']}", "", ""),
+        ("  stages showing 'Counted: <their pick>'", f"{ans['confirmed']} of {ans['sent']}", "", ""),
         ("  question on screen after Ask: p50 / p95", f"{ans['question_shown']['p50']:.2f} / "
          f"{ans['question_shown']['p95']:.2f} s", "", ""),
     ]
