@@ -263,9 +263,9 @@ def _question_picker(shown: list, scenario) -> None:
 def _tally(mine: dict, question: dict, revealed: bool) -> None:
     """The class's answers (refreshed every couple of seconds), then reveal or move on."""
     _counts(mine, question, revealed)
-    cols = st.columns(2)
+    cols = st.columns([3, 1] if revealed else [1, 1], vertical_alignment="center")
     if revealed:
-        st.success(f"Answer: {md(question['answer'])}. {md(question.get('explain', ''))}")
+        cols[0].success(f"Answer: {md(question['answer'])}. {md(question.get('explain', ''))}")
     else:
         cols[0].button("Reveal the answer", icon=":material/visibility:", on_click=_reveal, width="stretch",
                        key="reveal_answer")
@@ -283,10 +283,12 @@ def _counts(mine: dict, question: dict, revealed: bool) -> None:
     total = sum(counts.values())
     st.markdown(f"**Asked:** {md(question['text'])} · **{total}** answer{'s' if total != 1 else ''} "
                 "(counts only, never names)")
-    for choice in question["choices"]:
+    # two columns of bars: the tally must leave the stage on a projector's first screen
+    cols = st.columns(2)
+    for k, choice in enumerate(question["choices"]):
         n = counts.get(choice, 0)
         mark = " ✓" if revealed and choice == question.get("answer") else ""
-        st.progress(n / total if total else 0.0, text=f"{md(choice)}{mark} · {n}")
+        cols[k % 2].progress(n / total if total else 0.0, text=f"{md(choice)}{mark} · {n}")
 
 
 def _learner_bar(mine: dict) -> None:
