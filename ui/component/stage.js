@@ -734,10 +734,16 @@ class Stage {
     const api = this.api;
     if (!api || typeof fetch !== "function") { this.trigger("inject", press); return; }
     const before = this.runsId;
+    // hold the picture (and the clock) at the click until the answer: the old runs' future does not play on
+    // in the meantime, the fault strikes at the very moment shown, and a main thread that draws nothing
+    // takes the answer at once (a second at most, then it plays on)
+    this.hold = performance.now() + 1000;
+    const release = () => { this.hold = 0; };
     fetch(api.url, {method: "POST", headers: {"Content-Type": "application/json"}, cache: "no-store",
       body: JSON.stringify({scenario: api.scenario, styles: api.styles, seed: api.seed, faults: api.faults, press})})
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`status ${r.status}`))))
       .then((answer) => {
+        release();
         if (answer.error) { this.buildPanel(answer.panel); return; }     // the panel says why: nothing changed
         if (answer.runs_id !== this.runsId) {
           this.pendingInject = {runsId: answer.runs_id, before, at: performance.now()};
@@ -751,7 +757,7 @@ class Stage {
           this.trigger("injected", answer.faults);         // the whole list: two quick presses lose nothing
         }, 0));
       })
-      .catch(() => this.trigger("inject", press));                      // the slow way: through a rerun
+      .catch(() => { release(); this.trigger("inject", press); });      // the slow way: through a rerun
   }
 
   // ------------------------------------------------------------ a learner follows a room
@@ -925,6 +931,10 @@ class Stage {
 
   frame(now) {
     const c = this.clock;
+    if (this.hold) {
+      if (now < this.hold) { c.last = c.playing ? now : null; return; }     // an injection is on its way
+      this.hold = 0;
+    }
     if (c.playing) {
       const dt = c.last === null ? 0 : Math.min(Math.max(now - c.last, 0) / 1000, 0.25);   // a hidden tab does not leap
       c.last = now;
