@@ -260,7 +260,7 @@ def flash_time(intervals: list) -> float:
 
 
 class Statuses:
-    """What each service is doing at any time, from its intervals (fast enough for 150 frames)."""
+    """What each service is doing at any time, from its intervals (fast enough to redraw on every tick)."""
 
     def __init__(self, intervals: list):
         self.flash = flash_time(intervals)
