@@ -16,10 +16,12 @@ The parts: ``Broker`` (delay, faults, messages held for a service that is down),
 from __future__ import annotations
 
 import bisect
+import contextlib
 import gc
 import heapq
 import itertools
 import random
+import threading
 from collections import deque
 from heapq import heappush
 
@@ -65,6 +67,37 @@ def check_budget(scenario, style, faults=(), keep_events=True):
     if keep_events and events > MAX_TRACE:
         raise RunLimitError(f"this {style} run would make at least {events:,} trace events, more than the "
                             f"{MAX_TRACE:,} a trace may keep; use --format summary for runs this large")
+
+
+_gc_lock = threading.Lock()
+_gc_runs = 0                   # runs under way in this process (the app may simulate in several threads)
+_gc_saved = None               # the threshold before the first of them
+
+
+@contextlib.contextmanager
+def few_collections():
+    """The garbage collector's young generation collected once per million new objects, not 700,
+    while at least one run is under way in the process.
+
+    A run's objects mostly live until it ends, so a collection during the run finds little garbage
+    but walks them all (a million bounds the cyclic garbage that can wait: networkx graphs make
+    some). The threshold is process-wide: the first run to start saves it and the last to end puts
+    it back, so runs that overlap in threads never leave it changed.
+    """
+    global _gc_runs, _gc_saved
+    with _gc_lock:
+        if _gc_runs == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(_gc_saved[0], 1_000_000), _gc_saved[1], _gc_saved[2])
+        _gc_runs += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0:
+                gc.set_threshold(*_gc_saved)
+                _gc_saved = None
 
 
 def _dispatch(timer):
@@ -581,15 +614,8 @@ class Sim:
         self.schedule_crashes()
         self._arrivals = iter(_in_time_order(self.sc))
         self._arrive()
-        # A run's objects mostly live until it ends, so a collection during the run finds little
-        # garbage but walks them all: collect the young generation once per million new objects
-        # (not 700), which also bounds the cyclic garbage that can wait (networkx graphs make some).
-        old = gc.get_threshold()
-        gc.set_threshold(max(old[0], 1_000_000), old[1], old[2])
-        try:
+        with few_collections():
             self.env.run(until=self.sc.horizon)
-        finally:
-            gc.set_threshold(*old)
         self.sample()
         return self
 
