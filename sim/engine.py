@@ -165,7 +165,7 @@ class _FaultState:
 class Sim:
     """One run. Holds the SimPy environment, the world's state and the trace."""
 
-    def __init__(self, scenario, style, seed, faults, keep_events=True):
+    def __init__(self, scenario, style, seed, faults, keep_events=True, reference=False):
         self.sc = scenario
         self.style = style
         self.seed = seed
@@ -232,6 +232,10 @@ class Sim:
             self.publish = self._publish_hooked
             for p in self.services.values():
                 p.hook_publishing(scenario.outbox)
+        self.reference = reference
+        if reference:
+            for part in self.endpoints.values():
+                part.take_plain_paths()
 
     # ------------------------------------------------------------ plumbing
     def later(self, delay, fn, *args):
@@ -763,7 +767,9 @@ class Participant:
         self._enqueue(self.job("request", saga))
 
     def receive(self, msg):
-        """A broker message (the broker delivers only while the service is up)."""
+        """A broker message (the broker delivers only while the service is up).
+
+        A speed twin of ``_receive_plain`` (the reference mode takes that one, see ``take_plain_paths``)."""
         if self.idempotent and (msg.id in self.done_ids or msg.id in self.working):
             return self._duplicate(msg)
         if self.capacity is None:
@@ -779,6 +785,20 @@ class Participant:
                 return self._approve(msg.saga, msg)
             return self._start(msg)
         self._enqueue(msg)
+
+    def _receive_plain(self, msg):
+        """``receive`` the plain way: every message goes through ``_enqueue`` and ``_start``."""
+        if self.idempotent and (msg.id in self.done_ids or msg.id in self.working):
+            return self._duplicate(msg)
+        self._enqueue(msg)
+
+    plain = False          # the reference mode: the plain twin of each inlined hot path
+
+    def take_plain_paths(self):
+        """The reference mode (PEP 399's pure-Python twin): the plain paths instead of their
+        inlined twins, which must give the same trace byte for byte (tests/test_twins.py)."""
+        self.plain = True
+        self.receive = self._receive_plain
 
     def _duplicate(self, msg):
         """Idempotency: a message seen before is not done again."""
@@ -963,9 +983,12 @@ class Participant:
                 sim.publish(self.name, saga, step.index, "done", step.messages.done, FORWARD)
                 if sim.cyclic and self.is_order:
                     sim.check_waits_deadlock(saga)
-            # self._reply(job, "done", ...), inlined: a call fewer per step
-            reply = None if to_broker else Msg(sim.new_id(), step.messages.done, job.saga, self.name,
-                                               "orchestrator", job.step, "done", FORWARD, job.id)
+            # self._reply(job, "done", ...), inlined: a call fewer per step (a speed twin: see take_plain_paths)
+            if self.plain:
+                reply = self._reply(job, "done", step.messages.done, FORWARD)
+            else:
+                reply = None if to_broker else Msg(sim.new_id(), step.messages.done, job.saga, self.name,
+                                                   "orchestrator", job.step, "done", FORWARD, job.id)
             self._finish(job, reply)
             if st.pending_undo is not None:
                 self._run_pending_undo(st, saga)
@@ -1578,7 +1601,11 @@ class Orchestrator:
             if extra:
                 d.update(extra)
             sim.events.append((sim.env._now, "saga_log", saga, "orchestrator", None, None, None, None, d))
-        # the five states of a saga that succeeds applied here, as _apply does (one call fewer per record)
+        # the five states of a saga that succeeds applied here, as _apply does (one call fewer per record;
+        # a speed twin: the reference mode always calls _apply, see take_plain_paths)
+        if self.plain:
+            self._apply(saga, state, step, cmd, extra)
+            return
         o = self.sagas.get(saga) if extra is None else None
         if o is not None:
             if state == "succeeded":
@@ -1596,6 +1623,13 @@ class Orchestrator:
             self.sagas[saga] = _OSaga(saga)
         else:
             self._apply(saga, state, step, cmd, extra)
+
+    plain = False          # the reference mode: the plain twin of each inlined hot path
+
+    def take_plain_paths(self):
+        """The reference mode: ``write`` folds every record with ``_apply``, ``_next_step`` builds
+        its command with ``_command`` (see ``Participant.take_plain_paths``)."""
+        self.plain = True
 
     def records(self):
         """The saga log, a tuple ``(saga, state, step, cmd_id, extra)`` per record."""
@@ -1719,8 +1753,11 @@ class Orchestrator:
         sim = self.sim
         nxt = o.step + 1 if not retry else o.step
         if nxt < sim.n_steps:
-            s = sim.steps[nxt]
-            cmd = Msg(sim.new_id(), s.messages.command, o.saga, self.name, s.name, nxt, "do", FORWARD)  # _command's
+            if self.plain:
+                cmd = self._command(o.saga, nxt, "do", FORWARD)
+            else:                               # _command's, inlined (a speed twin: see take_plain_paths)
+                s = sim.steps[nxt]
+                cmd = Msg(sim.new_id(), s.messages.command, o.saga, self.name, s.name, nxt, "do", FORWARD)
             self.write(o.saga, "executing", nxt, cmd, _RETRY if retry else None)
             self._send(o, cmd)
             return
