@@ -16,7 +16,7 @@ The package, along its seams (read them in this order):
 - ``faultplan``: which fault strikes an attempt or a message, and the crashes.
 - ``broker``: delay, faults, messages held for a service that is down.
 - ``participant``: a service with its own state, idempotency, crashes; its
-  ``compensation``, the built-in services' business ``rules``, the ``outbox``.
+  ``compensation`` and its ``outbox``; its business is its service's (``sim/services``).
 - ``choreography``: who listens to what, and deadlocks of waits.
 - ``orchestrator``: commands, replies, timeouts, its write-ahead saga log.
 - ``locks``: semantic locks and their wait-for graph.

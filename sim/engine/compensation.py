@@ -53,7 +53,7 @@ class Compensation:
         work = sim.vary(self.service_time) + (slow.by if slow else 0.0)
         sim.emit("compensation_started", saga, self.name,
                  {"step": step.index + 1, "attempt": st.comp_attempts, "reason": because,
-                  "action": self.undo_text(saga)})
+                  "action": self.service.undo_text(sim, saga)})
         sim.later(work, self._compensate_done, saga, job, fail, self.epoch)
 
     def _nothing_to_undo(self, saga, job, st, because):
@@ -119,7 +119,7 @@ class Compensation:
                                  f"{self.name} could not compensate after {st.comp_attempts} attempts; "
                                  "a human must act")
             return
-        effect = self.revert(saga)
+        effect = self.service.revert(sim, saga)
         sim.net[saga][step.index] -= 1
         sim.m["compensations"] += 1
         st.status = "compensated"

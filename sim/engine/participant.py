@@ -1,17 +1,17 @@
 """A participant: one service (order, payment, inventory or a custom step) with its own state.
 
-Its forward step and dispatch are here; its compensation in ``compensation.py``, the
-business rules of the built-in services in ``rules.py``, the dual write and the
-transactional outbox in ``outbox.py``.
+Its forward step and dispatch are here; its compensation in ``compensation.py``, the dual
+write and the transactional outbox in ``outbox.py``; what its step does to the world, the
+business rules of its service, in ``sim/services``.
 """
 from __future__ import annotations
 
 from collections import deque
 
+from ..services import service
 from .compensation import Compensation
 from .kernel import COMPENSATION, FAILURE, FORWARD, Msg
 from .outbox import Outbox
-from .rules import LocalTransactions
 
 
 class _SagaAtService:
@@ -33,7 +33,7 @@ _REFUSED = "refused: this saga was already compensated here (the compensation ar
 _GONE = ("cancelled", "compensated", "compensating")
 
 
-class Participant(LocalTransactions, Compensation, Outbox):
+class Participant(Compensation, Outbox):
     """A service (order, payment, inventory or a custom step) with its own state.
 
     Every piece of work is a job: a broker message, or an internal job (the
@@ -58,6 +58,7 @@ class Participant(LocalTransactions, Compensation, Outbox):
         self.sagas = {}
         self.deferred = []         # timers and jobs that came while down
         self.is_order = step.name == "order"
+        self.service = service(step.name)     # its business: forward action, revert (sim/services)
         self.internal = 0
         self.roles = {}            # choreography: event name -> this service's roles for it
         self.waits_for = frozenset(step.waits_for)
@@ -283,7 +284,7 @@ class Participant(LocalTransactions, Compensation, Outbox):
             reason = f"injected fault ({fail.to_spec()})"
         effect = None
         if reason is None:
-            effect, reason = self.apply(saga)
+            effect, reason = self.service.apply(sim, saga)
         to_broker = job.src != "orchestrator"
         if reason is None:
             sim.net[saga][step.index] += 1
