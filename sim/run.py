@@ -15,8 +15,8 @@ from .export import clean, jsonl_lines
 from .faults import Fault, check_fault_targets, parse_fault
 from .scenario import STYLES, Scenario
 from .services import Inventory, Payment
+from .trace import EVENT_FIELDS, records  # noqa: F401  (EVENT_FIELDS: the layout, named once)
 
-EVENT_FIELDS = ("t", "kind", "saga", "service", "message", "msg_id", "src", "dst", "detail")
 _UNFINISHED = {"in_flight": "still in flight", "stuck": "stuck (a human must act)"}
 STATE_LIVES = {
     "choreography": "spread over the services: each keeps its part, nobody holds the whole saga",
@@ -176,9 +176,14 @@ class Run:
         return m
 
     # ---------------------------------------------------------------- export
+    def records(self):
+        """The trace as ``TraceEvent`` records (sim/trace.py), in order."""
+        return records(self.sim.events)
+
     def events(self):
         """The trace as flat dicts, ordered by seq (contract 3)."""
         out = []
+        # a TraceEvent's fields (EVENT_FIELDS), unpacked: no record object per event
         for seq, (t, kind, saga, service, message, msg_id, src, dst, detail) in enumerate(self.sim.events):
             ev = {"seq": seq, "t": clean(t), "kind": kind, "saga": saga, "service": service}
             if message is not None:

@@ -157,7 +157,8 @@ class Kernel:
         heappush(self.queue, (at, URGENT, self.next_eid(), _Timer(fn, args)))
 
     def emit(self, kind, saga=None, service=None, detail=None):
-        """Record an event (hot paths test ``self.keep`` first and skip the call)."""
+        """Record an event: a plain tuple in ``sim.trace.TraceEvent``'s layout (hot paths test
+        ``self.keep`` first and skip the call)."""
         if self.keep:
             events = self.events
             # NOTE: SimPy's clock read without the property call of Environment.now
