@@ -5,6 +5,8 @@ from collections import deque
 
 from .. import graphs as nx       # networkx's API; networkx itself is imported only for a cycle to report
 
+LOCKING_SERVICE = "inventory"     # the service whose step locks items (its service's locks_items)
+
 
 class LockTable:
     """Semantic locks on stock items: a saga marks an item pending until it ends.
@@ -113,14 +115,14 @@ class LockTable:
             return
         self.holder[item] = saga
         self.held_by.setdefault(saga, {})[item] = None       # a set in the order the locks were taken
-        self.sim.emit("lock_acquired", saga, "inventory", {"item": item})
+        self.sim.emit("lock_acquired", saga, LOCKING_SERVICE, {"item": item})
 
     def release(self, item, saga):
         if self.holder.get(item) != saga:
             return
         del self.holder[item]
         self.held_by.get(saga, {}).pop(item, None)
-        self.sim.emit("lock_released", saga, "inventory", {"item": item})
+        self.sim.emit("lock_released", saga, LOCKING_SERVICE, {"item": item})
         q = self.waiting.get(item)
         if self.graph.has_node(saga):
             for s, _ in list(q or ()):

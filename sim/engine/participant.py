@@ -239,7 +239,7 @@ class Participant(Compensation, Outbox):
         """A compensation came for a saga whose step waits for a semantic lock: the wait is
         given up (nothing was reserved for it), instead of holding the compensation behind the lock."""
         locks = self.sim.locks
-        if locks is not None and saga in locks.blocked and self.name == "inventory":
+        if locks is not None and saga in locks.blocked and self.service.locks_items:
             locks.abort_waiter(saga, "withdrawn: its saga is being compensated while it waited for the lock on ")
 
     def _pass_back(self, saga, because, noop=False):
@@ -267,7 +267,7 @@ class Participant(Compensation, Outbox):
         work = (sim.vary(self.service_time) if sim.jitter else self.service_time) + (slow.by if slow else 0.0)
         if sim.keep:
             sim.emit("step_started", saga, self.name, {"step": self.step.index + 1, "attempt": st.attempts})
-        if sim.locks is not None and self.name == "inventory" and st.status == "working":
+        if sim.locks is not None and self.service.locks_items and st.status == "working":
             sim.locks.reserve_items(self, saga, job, fail, work, self.epoch)
             return
         sim.later(work, self._forward_done, saga, job, fail, self.epoch, None)
@@ -397,7 +397,7 @@ class Participant(Compensation, Outbox):
                 sim.broker.hold(job)
             else:
                 self.deferred.insert(0, (self._enqueue, (job,)))
-        if sim.locks is not None and self.name == "inventory":
+        if sim.locks is not None and self.service.locks_items:
             sim.locks.forget_waiters()
         for st in self.sagas.values():
             if st.status == "working":

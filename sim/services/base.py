@@ -12,6 +12,7 @@ class Step:
 
     messages = None      # (done, failed, undone, undo_failed, command, undo); None: from the step's name
     narration = None     # (forward, compensation) in the third person, from {saga} {customer} {price} {items}
+    locks_items = False  # under isolation: semantic_lock, its step locks each item of the order first
 
     def __init__(self, name: str):
         self.name = name

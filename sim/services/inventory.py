@@ -8,6 +8,7 @@ from .base import Step
 class Inventory(Step):
     messages = ("StockReserved", "StockFailed", "StockReleased", "ReleaseFailed", "ReserveStock", "ReleaseStock")
     narration = ("reserves {items}", "releases {items}")
+    locks_items = True
 
     def apply(self, world, saga):
         order = world.orders[saga]
