@@ -29,10 +29,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))      # the browser-test harness, serve.py
 sys.path.insert(0, str(ROOT / "bench"))
 
 import stage_bench  # noqa: E402
-from ui import serve  # noqa: E402
+import serve  # noqa: E402
 
 WARMUP = stage_bench.WARMUP
 # The click on Restart, and the first frame after the script's next transition from running to notRunning.

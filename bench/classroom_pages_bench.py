@@ -1,6 +1,6 @@
 """A class on one machine (issue 15), with pages: one instructor and 60 learners on the real server.
 
-Starts the real app (``ui.serve.server()``: ``streamlit run app.py`` on a free port, which serves the page
+Starts the real app (``serve.server()`` from ``tests/serve.py``: ``streamlit run app.py`` on a free port, which serves the page
 script ``page.py`` and the routes of ``ui/api.py``; its rooms in a temporary ``SAGA_DATA_DIR``) and drives
 it with light clients that do what a page does (a headless Chromium per learner is too heavy for 60 on
 2 cores). A learner is two conversations, as in the browser:
@@ -75,6 +75,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))      # the browser-test harness, serve.py
 
 GOAL_P95 = 1.0          # seconds from the instructor's action to the learners' screens
 GOAL_CPU = 50.0         # % of one core for the server
@@ -613,7 +614,7 @@ class BrowserLearner:
 
     async def open(self):
         from playwright.async_api import async_playwright
-        from ui import serve
+        import serve
         self.pw = await async_playwright().start()
         self.browser = await self.pw.chromium.launch(executable_path=serve.CHROMIUM, args=serve.CHROMIUM_ARGS)
         self.page = await self.browser.new_page(viewport={"width": 1400, "height": 900})
@@ -1020,7 +1021,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write every figure to this file")
     args = ap.parse_args(argv)
 
-    from ui import serve
+    import serve
     if args.browser and serve.missing():
         print(f"--browser: {serve.missing()}")
         return 2

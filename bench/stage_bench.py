@@ -53,8 +53,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))      # the browser-test harness, serve.py
 
-from ui import serve  # noqa: E402
+import serve  # noqa: E402
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout

@@ -50,7 +50,7 @@ def is_load(scenario: Scenario) -> bool:
 def baseline(scenario: Scenario, style: str, seed: int | None = None):
     """The lesson's run without an added fault, and its distinct event times (the moments)."""
     base = run(scenario, style, seed)
-    moments = sorted({clean(ev[0]) for ev in base.sim.events})
+    moments = sorted({clean(ev.t) for ev in base.records()})
     return base, moments
 
 
@@ -66,9 +66,9 @@ def families(scenario: Scenario, style: str, base, pause: float) -> list:
     if style == "orchestration":
         out += [Fault("orchestrator", "crash", recover_after=pause), Fault("orchestrator", "crash")]
     seen = []
-    for ev in base.sim.events:
-        if ev[1] == "message_sent" and ev[4] not in seen:
-            seen.append(ev[4])
+    for ev in base.records():
+        if ev.kind == "message_sent" and ev.message not in seen:
+            seen.append(ev.message)
     for msg in seen:
         out += [Fault("broker", "drop", message=msg), Fault("broker", "duplicate", message=msg),
                 Fault("broker", "delay", message=msg, by=pause)]

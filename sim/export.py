@@ -38,7 +38,7 @@ def number(x) -> str:
 
 def jsonl_blocks(events, style, batch=512):
     """Yield the trace as JSON lines, ``batch`` lines joined into one string at a time (for few, large
-    writes), from event tuples ``(t, kind, saga, service, message, msg_id, src, dst, detail)``."""
+    writes), from the engine's events, unpacked in ``TraceEvent``'s layout (sim/trace.py)."""
     head = '{"style":"%s","seq":' % style
     chunks, join = _chunks, "".join              # encode(detail) without a Python call
     shared = {}                                  # id(detail) -> text, for the shared constant details

@@ -58,14 +58,6 @@ class Fault:
         spec = f"{self.target}:{self.kind}"
         return spec + (":" + ",".join(opts) if opts else "")
 
-    def to_mapping(self) -> dict:
-        out = {"target": self.target, "kind": self.kind}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name not in out and v is not None and not (f.name == "at" and v == 0):
-                out[f.name] = v
-        return out
-
     def describe(self) -> str:
         """One plain sentence for learners."""
         who = self.target

@@ -6,6 +6,8 @@ the app's event log.
 """
 from __future__ import annotations
 
+from .services import service
+
 
 def saga_context(events):
     """Per saga: customer, items, price (from ``saga_started``)."""
@@ -24,19 +26,13 @@ def _num(x):
     return f"{x:g}" if isinstance(x, (int, float)) else str(x)
 
 
-_ACTIONS = {  # service: (forward, compensation), in the third person
-    "order": ("creates order {saga}", "rejects order {saga}"),
-    "payment": ("charges {customer} {price}", "refunds {customer} {price}"),
-    "inventory": ("reserves {items}", "releases {items}"),
-}
-
-
-def _action(service, c, saga, undo=False):
-    """What a service does for a saga: ``payment refunds alice 30``."""
-    if service not in _ACTIONS:
-        return f"undoes {service}" if undo else f"does {service}"
-    return _ACTIONS[service][undo].format(saga=saga, customer=c.get("customer", "the customer"),
-                                          price=_num(c.get("price", "")), items=_items(c))
+def _action(name, c, saga, undo=False):
+    """What a service does for a saga: ``payment refunds alice 30`` (its narration, sim/services)."""
+    templates = service(name).narration
+    if templates is None:
+        return f"undoes {name}" if undo else f"does {name}"
+    return templates[undo].format(saga=saga, customer=c.get("customer", "the customer"),
+                                  price=_num(c.get("price", "")), items=_items(c))
 
 
 def narrate_event(ev, ctx=None) -> str:

@@ -19,6 +19,7 @@ import yaml
 from .errors import FaultError, ScenarioError
 from .faults import check_fault_targets, fault_from_mapping
 from .pointing import did_you_mean, locate, suggest, yaml_problem
+from .services import REGISTRY
 
 MAX_FILE_BYTES = 1_000_000
 MAX_SAGAS = 200_000
@@ -26,7 +27,8 @@ MAX_HORIZON = 1e7
 MAX_STEPS = 12
 MAX_QUESTIONS = 20
 MAX_QUESTION_CHARS = 500          # a question's ask and explain; a choice has at most 200
-BUILTIN_STEPS = ("order", "payment", "inventory")
+BUILTIN_STEPS = tuple(REGISTRY)          # the built-in services (sim/services)
+DEFAULT_STEPS = ("order", "payment", "inventory")
 STYLES = ("choreography", "orchestration")
 STEP_TYPES = ("compensable", "pivot", "retriable")
 ISOLATION = ("none", "semantic_lock")
@@ -37,14 +39,6 @@ MAX_SEED = 2**31                 # the largest seed the app's seed box and its l
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _STEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
-# message names per built-in step: success, failure, undone, undo-failed, command, undo command
-_BUILTIN_MESSAGES = {
-    "order": ("OrderCreated", "OrderFailed", "OrderRejected", "RejectFailed", "CreateOrder", "RejectOrder"),
-    "payment": ("PaymentCompleted", "PaymentFailed", "PaymentRefunded", "RefundFailed",
-                "ChargePayment", "RefundPayment"),
-    "inventory": ("StockReserved", "StockFailed", "StockReleased", "ReleaseFailed",
-                  "ReserveStock", "ReleaseStock"),
-}
 
 
 @dataclass(frozen=True)
@@ -58,8 +52,9 @@ class Messages:
 
 
 def step_messages(name: str) -> Messages:
-    if name in _BUILTIN_MESSAGES:
-        return Messages(*_BUILTIN_MESSAGES[name])
+    builtin = REGISTRY.get(name)            # a built-in service names its messages (sim/services)
+    if builtin is not None:
+        return Messages(*builtin.messages)
     cap = "".join(p.capitalize() for p in name.split("_"))
     return Messages(f"{cap}Done", f"{cap}Failed", f"{cap}Undone", f"Undo{cap}Failed",
                     f"Do{cap}", f"Undo{cap}")
@@ -471,7 +466,7 @@ class _Validator:
         seed = self.number(seed, "seed", integer=True, maximum=2**63)
         customers = self.named_amounts(data["customers"], "customers", "balance")
         stock = self.named_amounts(data["stock"], "stock", None)
-        steps = self.steps(data.get("steps", list(BUILTIN_STEPS)))
+        steps = self.steps(data.get("steps", list(DEFAULT_STEPS)))
         timing = self.timing(data.get("timing"), [s.name for s in steps])
         isolation = data.get("isolation", "none")
         if isolation not in ISOLATION:

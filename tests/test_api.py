@@ -15,7 +15,8 @@ import pytest
 
 import classroom
 import sim
-from ui import api, inject, runs, serve
+import serve
+from ui import api, inject, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 HAPPY = (ROOT / "scenarios" / "happy-path.yaml").read_text(encoding="utf-8")

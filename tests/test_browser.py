@@ -19,7 +19,7 @@ import re
 
 import pytest
 
-from ui import serve
+import serve
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout

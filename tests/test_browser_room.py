@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from ui import serve
+import serve
 
 pytestmark = pytest.mark.skipif(serve.missing() is not None, reason=f"no real browser here: {serve.missing()}")
 

@@ -479,7 +479,7 @@ def test_fault_mappings_are_refused_with_one_line(tried):
 
 
 def test_a_runaway_run_stops_at_the_work_budget_with_a_clear_message(monkeypatch):
-    monkeypatch.setattr("sim.engine.MAX_WORK", 2_000)
+    monkeypatch.setattr("sim.engine.kernel.MAX_WORK", 2_000)
     scenario = parse_scenario(BASE + "load: {count: 500, every: 0.1}\n", SOURCE)
     for style in sim.STYLES:
         with pytest.raises(RunLimitError) as e:
@@ -488,7 +488,7 @@ def test_a_runaway_run_stops_at_the_work_budget_with_a_clear_message(monkeypatch
 
 
 def test_a_trace_past_its_budget_stops_with_a_clear_message(monkeypatch):
-    monkeypatch.setattr("sim.engine.MAX_TRACE", 500)
+    monkeypatch.setattr("sim.engine.kernel.MAX_TRACE", 500)
     scenario = parse_scenario(BASE + "load: {count: 100, every: 0.1}\n", SOURCE)
     with pytest.raises(RunLimitError) as e:
         sim.run(scenario, "orchestration")
@@ -507,7 +507,7 @@ def cli_cases(tmp_path):
         return str(path)
 
     happy = str(ROOT / "scenarios" / "happy-path.yaml")
-    limit = ["-c", "import sys, sim.engine as e, sim.cli as c; e.MAX_WORK = 2000; sys.exit(c.main(sys.argv[1:]))"]
+    limit = ["-c", "import sys, sim.engine.kernel as e, sim.cli as c; e.MAX_WORK = 2000; sys.exit(c.main(sys.argv[1:]))"]
     return [
         (["run", file("laughs.yaml", LAUGHS)], "aliases", 2),
         (["run", file("latin1.yaml", BASE.encode() + b"title: caf\xe9\n")], "UTF-8", 2),

@@ -13,6 +13,7 @@ from .safe import md
 from sim.narrate import mermaid
 
 from . import lessoncheck, replay, runs, state
+from .state import ss
 
 EDITED = "edited scenario"
 MAX_UPLOAD_BYTES = 1_000_000
@@ -29,10 +30,6 @@ and `orders` (a list of `{customer, item, qty, price, at}`) or `load` (`{count: 
 service crashes before publishing), and for `target: broker`: `drop`, `duplicate`, `delay` (`message`, `by`).
 Every fault takes `at`. `outbox: true`: services publish through a transactional outbox.
 """
-
-
-def ss():
-    return st.session_state
 
 
 def _follow_scenario(text: str) -> None:

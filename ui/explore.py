@@ -17,6 +17,7 @@ import sim
 from sim.explore import effect, family_words, is_load, newly_broken, split, story, worst
 
 from . import runs, state
+from .state import ss
 
 # a cell's colour: unchanged by the fault (grey), else the worst outcome among its sagas
 CLASSES = ("no effect", "completed", "compensated", "deadlocked", "in_flight", "stuck")
@@ -24,10 +25,6 @@ COLOURS = ("#e6e6e6", "#2ca02c", "#1f77b4", "#9467bd", "#ff7f0e", "#d62728")
 LABELS = {"no effect": "as without the fault", "completed": "completed", "compensated": "compensated",
           "deadlocked": "deadlocked", "in_flight": "waiting (in flight)", "stuck": "stuck"}
 STYLE_NAMES = {"choreography": "Choreography", "orchestration": "Orchestration"}
-
-
-def ss():
-    return st.session_state
 
 
 # ---------------------------------------------------------------- the sweep, cached

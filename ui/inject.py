@@ -17,15 +17,12 @@ import streamlit as st
 import sim
 
 from . import runs
+from .state import ss
 from .safe import md
 
 HOW_OFTEN = {"once": 1, "twice": 2, "every time": None}
 KINDS = ("fail", "compensation_fail", "crash", "slow", "drop", "duplicate", "delay")
 ORCHESTRATOR = "orchestrator"
-
-
-def ss():
-    return st.session_state
 
 
 def next_step_saga(shown: list, service: str, t: float):

@@ -9,13 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from . import compare, figures, inject, runs, state
+from .state import ss
 from .safe import guard
 
 FIGURES = (("latency", "Latency"), ("outcomes", "Outcomes"), ("in_flight", "Messages in flight"))
-
-
-def ss():
-    return st.session_state
 
 
 def _simulate_all(scenario, text: str, source: str) -> list:

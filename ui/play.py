@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import compare, figures, inject, room, runs, stage, state
+from .state import ss
 from . import lessoncheck
 from .safe import md
 
@@ -21,10 +22,6 @@ CHART_LABELS = {"timeline": "Timeline", "saga_log": "Saga log", "state": "Balanc
 NOT_DRAWN = {"saga_log": "Choreography keeps no saga log: each service knows only its own part of the saga, "
                          "so there is no one place to read where a saga stands.",
              "wait_for": "No deadlock in this run: nothing to draw."}
-
-
-def ss():
-    return st.session_state
 
 
 def shown_runs(text: str, source: str, keep_events: bool = True) -> list:

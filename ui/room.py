@@ -31,13 +31,10 @@ import classroom
 from classroom.qr import qr_svg
 
 from . import state
+from .state import ss
 from .safe import md
 
 INSTRUCTOR_POLL = 2.0      # the instructor's count of followers and answers
-
-
-def ss():
-    return st.session_state
 
 
 @st.cache_resource(show_spinner=False)

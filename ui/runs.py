@@ -153,13 +153,6 @@ def _cache_put(key, result) -> None:
             _cache_bytes -= len(old)
 
 
-def clear_cache() -> None:
-    global _cache_bytes
-    with _cache_lock:
-        _cache.clear()
-        _cache_bytes = 0
-
-
 def simulate(text: str, source: str, style: str, seed: int | None, faults: tuple, keep_events: bool = True):
     """One run as the dict of contract 4 (plus services, steps, ...), or a one-line error message (a str).
 
@@ -243,11 +236,6 @@ def describe(spec: str) -> str:
 def end_time(runs) -> float:
     """When the last event of any run happens: where the clock stops."""
     return max((r["events"][-1]["t"] for r in runs if r.get("events")), default=0.0)
-
-
-def event_times(runs) -> list:
-    """Every distinct event time of the runs, sorted: where "step" stops."""
-    return sorted({e["t"] for r in runs for e in r.get("events") or ()})
 
 
 OUTCOME_WORDS = {"in_flight": "still in flight"}

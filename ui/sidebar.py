@@ -6,15 +6,12 @@ import streamlit as st
 from sim.scenario import MAX_SEED
 
 from . import state
+from .state import ss
 from .safe import md, prose
 
 HOW_TO = ("**How to use:** press **Play** and watch the messages travel through the broker; **Back** and "
           "**Next** step one moment, the slider jumps anywhere. Instructors: inject a failure with the panel under "
           "the stage while it plays, and watch the compensations travel back.")
-
-
-def ss():
-    return st.session_state
 
 
 def _pick() -> None:

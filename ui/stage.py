@@ -26,6 +26,7 @@ import math
 import streamlit as st
 
 from . import api, inject, room, state
+from .state import ss
 
 # The stage's code (ui/component/stage.js and .css, ~50 KB) is loaded once by the browser from the page's own
 # route (``ui.api``), not inlined: Streamlit sends a component's js= and css= with every rerun that draws it.
@@ -58,10 +59,6 @@ export default function (component) {
 """
 COMPONENT = st.components.v2.component("saga_stage", js=LOADER)
 KEY = "stage"
-
-
-def ss():
-    return st.session_state
 
 
 # ---------------------------------------------------------------- what the browser says

@@ -27,6 +27,7 @@ CHARTS = ("timeline", "saga_log", "state", "wait_for")
 
 
 def ss():
+    """The session's state (Streamlit's ``session_state``), for every ui module that reads or sets it."""
     return st.session_state
 
 

@@ -13,11 +13,11 @@ from .aggregate import load_figures
 from .sequence import sequence
 from .statefig import state_figure
 from .timeline import saga_log, timeline
-from .network import topology, topology_frame
+from .network import topology_frame
 from .waitfor import deadlocks, wait_for
 
 BUILDERS = {
-    "topology": lambda run, now: topology_frame(run, now) if now is not None else topology(run),
+    "topology": lambda run, now: topology_frame(run, tr.end_time(run) if now is None else now),
     "sequence": sequence,
     "timeline": timeline,
     "saga_log": saga_log,
@@ -37,7 +37,7 @@ def figure_keys(run: dict) -> list:
 
 
 def figure(run: dict, key: str, now: float | None = None) -> go.Figure:
-    """One figure by key; with ``now``, a "now" line (the topology: the snapshot at ``now``)."""
+    """One figure by key; with ``now``, a "now" line (the topology: the snapshot at ``now``, else at the end)."""
     if key not in BUILDERS:
         raise KeyError(f"no figure {key!r}; known: {', '.join(BUILDERS)}")
     return BUILDERS[key](run, now)

@@ -1,8 +1,7 @@
 """The service graph: broker in the centre, services around it, messages as tokens.
 
 ``topology_frame(run, t)`` is one snapshot (the app redraws it on its own
-clock); ``topology(run)`` is the same picture animated with plotly frames, a
-play button and a time slider, for export. A token travels src -> broker -> dst;
+clock; the browser's stage animates the run itself). A token travels src -> broker -> dst;
 it waits at the broker while its receiver is down. A dropped message turns into
 a cross for a moment; the broker's duplicate copy is a second, diamond token.
 """
@@ -21,7 +20,6 @@ from . import trace as tr
 from .style import (DARK, DUPLICATE_COLOUR, FLOW_COLOURS, FLOW_LABELS, SMALL_FONT,
                     STATUS_COLOURS, STATUS_SYMBOLS, VERMILLION, base_layout, fmt, legend_entry)
 
-MAX_FRAMES = 150
 MAX_TOKENS = 60          # more tokens than this at once: draw counts per spoke instead
 MAX_TOKEN_LABELS = 10
 DYNAMIC_TRACES = ("nodes", "tokens", "dropped", "counts")
@@ -343,42 +341,3 @@ def topology_frame(run: dict, t: float) -> go.Figure:
     """The service graph at time ``t``: service states and the tokens of the messages in flight."""
     fig, _ = _figure(run, _Context(run), t, _frame_title(t))     # one snapshot: nothing to reuse
     return fig
-
-
-def frame_times(run: dict, max_frames: int = MAX_FRAMES) -> list:
-    """Evenly spaced times from 0 to the end, at most ``max_frames`` of them."""
-    end = tr.end_time(run)
-    n = max(2, min(max_frames, int(end / 0.1) + 1))
-    return [round(end * i / (n - 1), 6) for i in range(n)]
-
-
-def topology(run: dict, title: str = "Services and messages") -> go.Figure:
-    """The service graph animated over the run, with play/pause and a time slider."""
-    ctx = _Context(run)
-    times = frame_times(run)
-    fig, first_dynamic = _figure(run, ctx, times[0], title)
-    indices = list(range(first_dynamic, first_dynamic + len(DYNAMIC_TRACES)))
-    fig.frames = [go.Frame(name=str(i), data=_dynamic_traces(ctx, t), traces=indices)
-                  for i, t in enumerate(times)]
-    fig.update_layout(updatemenus=[_play_buttons()], sliders=[_slider(times)])
-    fig.update_layout(margin={"b": 110})
-    return fig
-
-
-def _play_buttons():
-    play = {"frame": {"duration": 120, "redraw": True}, "fromcurrent": True,
-            "transition": {"duration": 0}, "mode": "immediate"}
-    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
-    return {"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
-            "yanchor": "top", "pad": {"r": 10, "t": 10}, "font": {"size": SMALL_FONT},
-            "buttons": [{"label": "Play", "method": "animate", "args": [None, play]},
-                        {"label": "Pause", "method": "animate", "args": [[None], pause]}]}
-
-
-def _slider(times):
-    steps = [{"label": fmt(t), "method": "animate",
-              "args": [[str(i)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",
-                                  "transition": {"duration": 0}}]} for i, t in enumerate(times)]
-    return {"active": 0, "x": 0.16, "len": 0.84, "y": -0.02, "yanchor": "top", "steps": steps,
-            "currentvalue": {"prefix": "t = ", "font": {"size": SMALL_FONT + 2}},
-            "font": {"size": SMALL_FONT, "color": "rgba(0,0,0,0)"}, "pad": {"t": 10}}   # t shows above

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from sim.services import service as service_of
+
 FLOWS = ("forward", "failure", "compensation", "reply")
 BROKER = "broker"
 ORCHESTRATOR = "orchestrator"
@@ -260,7 +262,7 @@ def flash_time(intervals: list) -> float:
 
 
 class Statuses:
-    """What each service is doing at any time, from its intervals (fast enough for 150 frames)."""
+    """What each service is doing at any time, from its intervals (fast enough to redraw on every tick)."""
 
     def __init__(self, intervals: list):
         self.flash = flash_time(intervals)
@@ -306,19 +308,6 @@ def statuses_at(run: dict, t: float) -> dict:
 # ---------------------------------------------------------------- state
 
 
-def _items(info: dict) -> list:
-    """Items of an order as (item, qty) pairs, whatever shape the detail uses."""
-    items = info.get("items")
-    if isinstance(items, dict):
-        return [(k, float(v)) for k, v in items.items()]
-    if isinstance(items, list):
-        return [(i.get("item"), float(i.get("qty", 1))) if isinstance(i, dict) else (i[0], float(i[1]))
-                for i in items]
-    if info.get("item") is not None:
-        return [(info["item"], float(info.get("qty", 1)))]
-    return []
-
-
 def initial_state(run: dict) -> dict:
     init = run.get("initial_state") or {}
     return {"balances": dict(init.get("balances") or {}), "stock": dict(init.get("stock") or {}),
@@ -342,19 +331,10 @@ def apply_event(state: dict, sagas: dict, e: dict) -> bool:
     return False
 
 
-def _effect(state, service, info, saga, sign):
-    if service == "payment" and info.get("customer") is not None:
-        amount = float(info.get("amount", info.get("price", 0.0)) or 0.0)
-        balances = state["balances"]
-        balances[info["customer"]] = balances.get(info["customer"], 0.0) - sign * amount
-        return True
-    if service == "inventory":
-        for item, qty in _items(info):
-            state["stock"][item] = state["stock"].get(item, 0) - sign * qty
-        return bool(_items(info))
-    if service == "order":
-        return _set_order(state, saga, "PENDING" if sign > 0 else "REJECTED")
-    return False
+def _effect(state, name, info, saga, sign):
+    """A step's effect on the state, as its service says (sim/services); a trace from elsewhere
+    may name no service."""
+    return service_of(name).effect(state, info, saga, sign) if name else False
 
 
 def _set_order(state, saga, value):

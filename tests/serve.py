@@ -1,6 +1,8 @@
 """Run the app in a real browser: start a Streamlit server, open headless Chromium, stop both.
 
-Used by ``tests/test_browser.py`` and ``bench/app_latency.py``. Needs
+A test harness, not part of the app: used by the browser tests (``tests/test_browser*.py``,
+``tests/test_api.py``) and the benches that drive a real browser (``bench/app_latency.py``,
+``bench/stage_bench.py``, ``bench/classroom_pages_bench.py``, which import it from here). Needs
 playwright and Debian's chromium (``/usr/bin/chromium``); never downloads a
 browser. ``missing()`` says why a real-browser run cannot happen here.
 """
