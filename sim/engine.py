@@ -22,12 +22,13 @@ import itertools
 import random
 from collections import deque
 from heapq import heappush
+from typing import NamedTuple
 
 from . import graphs as nx       # networkx's API; networkx itself is imported only for a cycle to report
 import simpy
 from simpy.events import NORMAL, URGENT
 
-from .errors import RunLimitError
+from .errors import RunLimitError, RunStopped
 from .faults import Fault
 
 FORWARD, FAILURE, COMPENSATION, REPLY = "forward", "failure", "compensation", "reply"
@@ -40,6 +41,7 @@ _RETRY = {"retry": True}
 # ~1.1 GB; estimate() refuses up front what would certainly pass it, the counter stops the rest.
 MAX_WORK = 6_000_000
 MAX_TRACE = 2_000_000          # events kept in a trace (a summary run keeps none): ~0.6 GB
+REPORT_EVERY = 20_000          # units of work between two progress reports (Sim.watch): ~30-60 ms
 
 
 def estimate(scenario, style, faults=()):
@@ -65,6 +67,16 @@ def check_budget(scenario, style, faults=(), keep_events=True):
     if keep_events and events > MAX_TRACE:
         raise RunLimitError(f"this {style} run would make at least {events:,} trace events, more than the "
                             f"{MAX_TRACE:,} a trace may keep; use --format summary for runs this large")
+
+
+class Progress(NamedTuple):
+    """Where a run stands (Sim.watch): simulated time, units of work done, sagas started and ended, of all."""
+
+    t: float
+    work: int
+    started: int
+    ended: int
+    sagas: int
 
 
 def _dispatch(timer):
@@ -141,6 +153,8 @@ class Sim:
         self.keep = keep_events
         self.events = []
         self.work = 0
+        self.limit = MAX_WORK                  # the hot paths call checkpoint() past it (the budget, Sim.watch)
+        self.watcher = None
         # SimPy is pinned (4.1.2): `later` pushes on its event queue as Environment.schedule does,
         # and the engine reads env._now (env.now without a property call)
         self.queue = self.env._queue
@@ -196,12 +210,36 @@ class Sim:
     # ------------------------------------------------------------ plumbing
     def later(self, delay, fn, *args):
         self.work += 1
-        if self.work > MAX_WORK:
-            self.too_much_work()
+        if self.work > self.limit:
+            self.checkpoint()
         # _Timer(fn, args) without a Python __init__ call, then Environment.schedule inlined: the hottest lines
         timer = _new(_Timer)
         timer.callbacks, timer.fn, timer.args = _DISPATCH, fn, args
         heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), timer))
+
+    def watch(self, report, every: int = REPORT_EVERY):
+        """Call ``report(Progress)`` every ``every`` units of work while the run goes on (a page's progress
+        bar). A report that returns True stops the run: it raises RunStopped ("stopped by you at t=...").
+        The report reads the run and changes nothing in it, so the trace is the same with or without it;
+        it costs the hot paths nothing, since they compare the work with ``limit`` anyway (the budget)."""
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a whole number >= 1, got {every!r}")
+        self.watcher, self.every = report, every
+        self.limit = min(MAX_WORK, self.work + every - 1)
+        return self
+
+    def checkpoint(self):
+        """The work passed ``limit``: the end of the budget, or the time for a progress report."""
+        if self.work > MAX_WORK:
+            self.too_much_work()
+        if self.watcher is None:
+            self.limit = MAX_WORK
+            return
+        self.limit = min(MAX_WORK, self.work + self.every - 1)    # the next report `every` units after this one
+        now = self.env._now
+        if self.watcher(Progress(now, self.work, len(self.started), len(self.outcome), self.sc.saga_count)):
+            raise RunStopped(f"stopped by you at t={now:g}, {len(self.started):,} of {self.sc.saga_count:,} "
+                             "sagas started; nothing of this run was kept", now)
 
     def too_much_work(self):
         raise RunLimitError(f"the run did more than {MAX_WORK:,} units of work (SimPy events, faults looked "
@@ -609,8 +647,8 @@ class Broker:
             return
         # The message itself is the SimPy event: no timer object, no dispatch call (later(), inlined)
         sim.work += 1
-        if sim.work > MAX_WORK:
-            sim.too_much_work()
+        if sim.work > sim.limit:
+            sim.checkpoint()
         msg.callbacks = self.hop
         heappush(sim.queue, (now + delay, NORMAL, sim.next_eid(), msg))
 
