@@ -78,6 +78,11 @@ class Progress(NamedTuple):
     ended: int
     sagas: int
 
+    def stopped_words(self) -> str:
+        """What a run stopped here says (RunStopped's message, the app's notice)."""
+        return (f"stopped by you at t={self.t:g}, {self.started:,} of {self.sagas:,} sagas started; "
+                "nothing of this run was kept")
+
 
 def _dispatch(timer):
     timer.fn(*timer.args)
@@ -217,11 +222,12 @@ class Sim:
         timer.callbacks, timer.fn, timer.args = _DISPATCH, fn, args
         heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), timer))
 
-    def watch(self, report, every: int = REPORT_EVERY):
+    def watch(self, report, every: int | None = None):
         """Call ``report(Progress)`` every ``every`` units of work while the run goes on (a page's progress
         bar). A report that returns True stops the run: it raises RunStopped ("stopped by you at t=...").
         The report reads the run and changes nothing in it, so the trace is the same with or without it;
         it costs the hot paths nothing, since they compare the work with ``limit`` anyway (the budget)."""
+        every = REPORT_EVERY if every is None else every
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a whole number >= 1, got {every!r}")
         self.watcher, self.every = report, every
@@ -237,9 +243,9 @@ class Sim:
             return
         self.limit = min(MAX_WORK, self.work + self.every - 1)    # the next report `every` units after this one
         now = self.env._now
-        if self.watcher(Progress(now, self.work, len(self.started), len(self.outcome), self.sc.saga_count)):
-            raise RunStopped(f"stopped by you at t={now:g}, {len(self.started):,} of {self.sc.saga_count:,} "
-                             "sagas started; nothing of this run was kept", now)
+        where = Progress(now, self.work, len(self.started), len(self.outcome), self.sc.saga_count)
+        if self.watcher(where):
+            raise RunStopped(where.stopped_words(), now)
 
     def too_much_work(self):
         raise RunLimitError(f"the run did more than {MAX_WORK:,} units of work (SimPy events, faults looked "

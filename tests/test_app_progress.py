@@ -1,0 +1,101 @@
+"""A long run in the app shows its progress and can be stopped (issue 14), through AppTest.
+
+AppTest cannot press a button while the script runs, so the press is stood in for as Streamlit does it:
+the Stop button's callback (``runs._stop``) and Streamlit's interruption raised at the bar's redraw. The
+real round trip, a press in a browser while a run goes on, is ``test_browser_stop.py``.
+"""
+from __future__ import annotations
+
+import pytest
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+from streamlit.testing.v1 import AppTest
+
+from test_app import APP, TIMEOUT, compare_table, errors, ok
+from ui import runs
+
+
+@pytest.fixture
+def watched(monkeypatch):
+    """Every run of the page is watched, with a report every 500 units of work; the reports seen."""
+    monkeypatch.setattr(runs, "SHOW_PROGRESS_WORK", 1)
+    monkeypatch.setattr("sim.engine.REPORT_EVERY", 500)
+    runs.clear_cache()
+    seen = []
+    real = runs.Watcher.__call__
+
+    def spy(self, where):
+        seen.append((self.style, where))
+        return real(self, where)
+    monkeypatch.setattr(runs.Watcher, "__call__", spy)
+    yield seen
+    runs.clear_cache()
+
+
+def load_mixed(seed: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(scenario="load-mixed", seed=seed)
+    return at.run()
+
+
+def buttons(at: AppTest) -> set:
+    return {b.key for b in at.button}
+
+
+def test_a_long_run_shows_its_progress_and_leaves_only_its_result(watched):
+    at = ok(load_mixed("11"))
+    for style in ("choreography", "orchestration"):
+        fractions = [runs.Watcher.fraction(w) for s, w in watched if s == style]
+        assert len(fractions) >= 3 and fractions == sorted(fractions) and 0 < fractions[0] < fractions[-1] < 1
+    assert not {k for k in buttons(at) if k.startswith(("w_stop_", "w_run_again_"))}     # the bars are gone
+    assert compare_table(at)["Sagas"] == {"choreography": "2,000", "orchestration": "2,000"}
+    assert not at.session_state["_stopped_runs"]
+
+
+def test_a_stopped_run_says_when_keeps_nothing_and_runs_again_only_when_asked(watched, monkeypatch):
+    pressed = []
+    spy = runs.Watcher.__call__
+
+    def press_stop_once(self, where):
+        spy(self, where)
+        if self.style == "orchestration" and where.work > 5_000 and not pressed:
+            pressed.append(where)
+            runs._stop(self.key)          # the button's callback (first thing in the script run after the press)
+            raise StopException()         # Streamlit interrupts the script at the bar's redraw
+        return False
+    monkeypatch.setattr(runs.Watcher, "__call__", press_stop_once)
+    at = load_mixed("12")
+    assert pressed and not at.exception
+    at.run()                              # the page after the press
+    assert not at.exception
+    where = pressed[0]
+    said = [e for e in errors(at) if "orchestration" in e]
+    assert said == [f"orchestration: The orchestration run was stopped by you at t={where.t:g}, {where.started:,} "
+                    "of 2,000 sagas started; nothing of this run was kept. Press Run it again to start it over."]
+    assert "w_run_again_orchestration" in buttons(at) and "w_stop_orchestration" not in buttons(at)
+    assert compare_table(at)["Sagas"] == {"choreography": "2,000"}            # the other style is there
+    assert [k[2] for k in runs._cache] == ["choreography"]                   # the stopped run is not cached
+    n = len(watched)
+    at.run()                                                                  # it does not start again by itself
+    assert len(watched) == n and "w_run_again_orchestration" in buttons(at)
+    at.button(key="w_run_again_orchestration").click().run()
+    ok(at)
+    assert len(watched) > n and "w_run_again_orchestration" not in buttons(at)
+    assert compare_table(at)["Sagas"] == {"choreography": "2,000", "orchestration": "2,000"}
+    assert not at.session_state["_stopped_runs"]
+
+
+def test_a_stopped_run_in_the_player_has_one_button_though_the_page_asks_for_it_twice():
+    """The player asks for its runs twice (the bar above the stage, the stage): one notice, one button."""
+    runs.clear_cache()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(scenario="happy-path", style="orchestration")
+    entry = next(e for e in runs.library()[0] if e.name == "happy-path")
+    key = runs.run_key(entry.text, entry.source, "orchestration", None, ())
+    at.session_state["_stopped_runs"] = {key: "The orchestration run was stopped by you at t=1."}
+    at.run()
+    assert not at.exception
+    assert [b.key for b in at.button if b.key.startswith("w_run_again_")] == ["w_run_again_orchestration"]
+    at.button(key="w_run_again_orchestration").click().run()
+    ok(at)
+    assert not at.session_state["_stopped_runs"]
+    assert "w_run_again_orchestration" not in buttons(at)
