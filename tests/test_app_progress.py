@@ -46,18 +46,21 @@ def test_a_long_run_shows_its_progress_and_leaves_only_its_result(watched):
     for style in ("choreography", "orchestration"):
         fractions = [runs.Watcher.fraction(w) for s, w in watched if s == style]
         assert len(fractions) >= 3 and fractions == sorted(fractions) and 0 < fractions[0] < fractions[-1] < 1
-    assert not {k for k in buttons(at) if k.startswith(("w_stop_", "w_run_again_"))}     # the bars are gone
+    assert not {k for k in buttons(at) if k.startswith(("w_stop_", "w_run_again"))}     # the bars are gone
     assert compare_table(at)["Sagas"] == {"choreography": "2,000", "orchestration": "2,000"}
     assert not at.session_state["_stopped_runs"]
 
 
-def test_a_stopped_run_says_when_keeps_nothing_and_runs_again_only_when_asked(watched, monkeypatch):
+@pytest.mark.parametrize("stop_in", ["choreography", "orchestration"])
+def test_a_stopped_run_says_when_keeps_nothing_and_runs_again_only_when_asked(watched, monkeypatch, stop_in):
+    """The page runs choreography, then orchestration. A press during the first stops it and the second does
+    not start; during the second, the first is kept."""
     pressed = []
     spy = runs.Watcher.__call__
 
     def press_stop_once(self, where):
         spy(self, where)
-        if self.style == "orchestration" and where.work > 5_000 and not pressed:
+        if self.style == stop_in and where.work > 5_000 and not pressed:
             pressed.append(where)
             runs._stop(self.key)          # the button's callback (first thing in the script run after the press)
             raise StopException()         # Streamlit interrupts the script at the bar's redraw
@@ -66,20 +69,28 @@ def test_a_stopped_run_says_when_keeps_nothing_and_runs_again_only_when_asked(wa
     at = load_mixed("12")
     assert pressed and not at.exception
     at.run()                              # the page after the press
-    assert not at.exception
+    assert not at.exception and not errors(at)             # notices, not errors
     where = pressed[0]
-    said = [e for e in errors(at) if "orchestration" in e]
-    assert said == [f"orchestration: The orchestration run was stopped by you at t={where.t:g}, {where.started:,} "
-                    "of 2,000 sagas started; nothing of this run was kept. Press Run it again to start it over."]
-    assert "w_run_again_orchestration" in buttons(at) and "w_stop_orchestration" not in buttons(at)
-    assert compare_table(at)["Sagas"] == {"choreography": "2,000"}            # the other style is there
-    assert [k[2] for k in runs._cache] == ["choreography"]                   # the stopped run is not cached
+    said = {e.value.split()[1]: e.value for e in at.info if "stopped" in e.value}
+    other = "orchestration" if stop_in == "choreography" else "choreography"
+    assert said[stop_in] == (f"The {stop_in} run was stopped by you at t={where.t:g}, {where.started:,} of 2,000 "
+                             "sagas started; nothing of this run was kept. Press Run it again to start it over.")
+    assert "w_run_again" in buttons(at) and not {k for k in buttons(at) if k.startswith("w_stop_")}
+    if stop_in == "choreography":
+        assert said[other] == "The orchestration run was not started: you stopped the choreography run."
+        assert not [w for s, w in watched if s == other] and not runs._cache
+        assert not at.table
+    else:
+        assert other not in said
+        assert compare_table(at)["Sagas"] == {"choreography": "2,000"}
+        assert "Simulated 2,000 sagas with choreography." in [p.proto.text for p in at.get("progress")]
+        assert [k[2] for k in runs._cache] == ["choreography"]                # the stopped run is not cached
     n = len(watched)
     at.run()                                                                  # it does not start again by itself
-    assert len(watched) == n and "w_run_again_orchestration" in buttons(at)
-    at.button(key="w_run_again_orchestration").click().run()
+    assert len(watched) == n and "w_run_again" in buttons(at)
+    at.button(key="w_run_again").click().run()
     ok(at)
-    assert len(watched) > n and "w_run_again_orchestration" not in buttons(at)
+    assert len(watched) > n and "w_run_again" not in buttons(at)
     assert compare_table(at)["Sagas"] == {"choreography": "2,000", "orchestration": "2,000"}
     assert not at.session_state["_stopped_runs"]
 
@@ -91,11 +102,11 @@ def test_a_stopped_run_in_the_player_has_one_button_though_the_page_asks_for_it_
     at.query_params.update(scenario="happy-path", style="orchestration")
     entry = next(e for e in runs.library()[0] if e.name == "happy-path")
     key = runs.run_key(entry.text, entry.source, "orchestration", None, ())
-    at.session_state["_stopped_runs"] = {key: "The orchestration run was stopped by you at t=1."}
+    at.session_state["_stopped_runs"] = {runs.situation(key): {"orchestration": "stopped by you at t=1."}}
     at.run()
     assert not at.exception
-    assert [b.key for b in at.button if b.key.startswith("w_run_again_")] == ["w_run_again_orchestration"]
-    at.button(key="w_run_again_orchestration").click().run()
+    assert [b.key for b in at.button if b.key.startswith("w_run_again")] == ["w_run_again"]
+    at.button(key="w_run_again").click().run()
     ok(at)
     assert not at.session_state["_stopped_runs"]
-    assert "w_run_again_orchestration" not in buttons(at)
+    assert "w_run_again" not in buttons(at)

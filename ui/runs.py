@@ -182,10 +182,11 @@ def simulate(text: str, source: str, style: str, seed: int | None, faults: tuple
     hit = _cache_get(key)
     if hit is not None:
         return hit
-    stopped = _stopped().get(key)
-    if stopped is not None:
-        _run_again_button(key, style)
-        return stopped
+    stopped = _stopped().get(situation(key))
+    if stopped is not None:             # this run, or its other style on the page, was stopped
+        _run_again_button(key)
+        said = stopped.get(style) or f"The {style} run was not started: you stopped the {next(iter(stopped))} run."
+        return Stopped(said)
     result = _simulate(text, source, style, seed, faults, keep_events, key)
     _cache_put(key, result)
     return result
@@ -203,9 +204,19 @@ SHOW_PROGRESS_WORK = 150_000      # estimated units of work from which a run sho
 REDRAW_SECONDS = 0.2              # at most this often the bar is redrawn (each redraw lets a Stop press in)
 
 
+class Stopped(str):
+    """The message of a run stopped by its viewer: a str like every other error message, told apart by the
+    views (a notice of what the user did, not an error)."""
+
+
 def _stopped() -> dict:
-    """run key -> the message of a run this session stopped (never cached: it is not a run's result)."""
+    """situation (a run's key without its style) -> {style: message} of the run this session stopped: a
+    press stops the page's runs of that situation, the one under way and the other style after it."""
     return st.session_state.setdefault("_stopped_runs", {})
+
+
+def situation(key: tuple) -> tuple:
+    return key[:2] + key[3:]
 
 
 class Watcher:
@@ -230,7 +241,7 @@ class Watcher:
             self.box = st.empty()
             with self.box.container(border=True):
                 self.bar = st.progress(0.0, text=self.words(where))
-                st.button("Stop", key=f"w_stop_{self.style}", icon=":material/stop_circle:",
+                st.button("Stop this run", key=f"w_stop_{self.style}", icon=":material/stop_circle:",
                           help="Stop this run; nothing of it is kept", on_click=_stop, args=(self.key,))
             self.drawn = now
         elif now - self.drawn >= REDRAW_SECONDS:
@@ -258,19 +269,18 @@ def _stop(key: tuple) -> None:
     where = last[1] if last and last[0] == key else None
     style = key[2]
     said = where.stopped_words() if where else "stopped by you; nothing of this run was kept"
-    _stopped()[key] = f"The {style} run was {said}. Press Run it again to start it over."
+    _stopped()[situation(key)] = {style: f"The {style} run was {said}. Press Run it again to start it over."}
 
 
 def _run_again(key: tuple) -> None:
-    _stopped().pop(key, None)
+    _stopped().pop(situation(key), None)
 
 
-def _run_again_button(key: tuple, style: str) -> None:
-    """Once per script run: the same run may be asked for twice on one page (its second button is refused)."""
+def _run_again_button(key: tuple) -> None:
+    """Once per script run: the page asks for its runs more than once (a second button is refused)."""
     from streamlit.errors import StreamlitDuplicateElementKey
     try:
-        st.button(f"Run it again ({style})", key=f"w_run_again_{style}", icon=":material/replay:",
-                  on_click=_run_again, args=(key,))
+        st.button("Run it again", key="w_run_again", icon=":material/replay:", on_click=_run_again, args=(key,))
     except StreamlitDuplicateElementKey:
         pass
 
