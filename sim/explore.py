@@ -227,13 +227,14 @@ def _cuts(n: int, workers: int, chunks: int | None = None) -> list:
     """Where the cells are cut into tasks, as (start, end). ``chunks`` given: that many of one size. By
     default guided: each task a share of what is left (1/(3 x workers)), so the first are big (few
     round trips, the scenario pickled few times) and the last small (no worker idles long at the end
-    while another finishes a big one), down to 12 cells."""
+    while another finishes a big one), from at most 256 cells (~0.1 s: progress moves, and a Stop in the
+    app waits for no longer than the chunks under way) down to 12."""
     if chunks:
         size = max(1, -(-n // chunks))
         return [(a, min(n, a + size)) for a in range(0, n, size)]
     cuts, a = [], 0
     while a < n:
-        size = max(12, -(-(n - a) // (3 * workers)))
+        size = min(256, max(12, -(-(n - a) // (3 * workers))))
         cuts.append((a, min(n, a + size)))
         a += size
     return cuts

@@ -110,3 +110,53 @@ def test_a_stopped_run_in_the_player_has_one_button_though_the_page_asks_for_it_
     ok(at)
     assert not at.session_state["_stopped_runs"]
     assert "w_run_again" not in buttons(at)
+
+
+def _explore_page():
+    from ui import explore, runs, state
+    entries, broken = runs.library()
+    state.init(entries)
+    scenario = state.current_scenario(entries)
+    text, source = state.scenario_text(entries)
+    explore.view(scenario, text, source)
+
+
+def test_a_stopped_sweep_in_the_explorer_keeps_nothing_and_explores_again_when_asked(monkeypatch):
+    """The explorer's Stop: a press at a chunk's progress ends the sweep (its pool's tasks are cancelled),
+    nothing is cached, the view says so and sweeps again only on "Explore again"."""
+    import sim
+    from ui import explore
+    explore._cache.clear()
+    real, calls = sim.explore, []
+
+    def explore_and_press_stop(*args, progress=None, **kw):
+        calls.append(kw.get("workers"))
+
+        def pressed(done, total):
+            progress(done, total)
+            if done and len(calls) == 1:
+                explore._stop(stopped_key())                              # the button's callback
+                raise StopException()                                     # Streamlit's interruption
+        return real(*args, progress=pressed, **kw)
+
+    def stopped_key():
+        entry = next(e for e in runs.library()[0] if e.name == "payment-declined")
+        return (runs.text_id(entry.text), entry.source, None)
+    monkeypatch.setattr(sim, "explore", explore_and_press_stop)
+    at = AppTest.from_function(_explore_page, default_timeout=TIMEOUT)
+    at.query_params.update(scenario="payment-declined")
+    at.run()
+    assert not at.exception and len(calls) == 1 and not explore._cache
+    at.run()                                        # the page after the press
+    ok(at)
+    assert [i.value for i in at.info] == ["Exploring was stopped by you; nothing of it was kept."]
+    assert "w_explore_again" in buttons(at) and "w_explore_stop" not in buttons(at) and not at.get("plotly_chart")
+    at.run()
+    assert len(calls) == 1                          # not again by itself
+    at.button(key="w_explore_again").click().run()
+    ok(at)
+    assert len(calls) == 2 and len(explore._cache) == 1 and len(at.get("plotly_chart")) == 2
+    assert "w_explore_stop" not in buttons(at) and not at.get("progress")
+    at.run()
+    assert len(calls) == 2                          # cached
+    explore._cache.clear()

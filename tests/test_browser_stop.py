@@ -76,3 +76,23 @@ def test_a_long_run_shows_progress_stops_on_a_press_and_the_page_goes_on():
         serve.wait_text_idle(page, "The choreography run was stopped by you at t=")
         assert stop_button(page).count() == 0
         serve.screenshot(page, f"{SHOTS}/stop-3-stopped-again.png")
+
+
+def test_the_explorer_sweep_stops_on_a_press_and_explores_again_when_asked():
+    """The largest lesson's space (5,346 runs, a few seconds): Stop ends it, Explore again runs it to the end."""
+    with serve.server() as url, serve.browser(1400, 900) as page:
+        page.goto(f"{url}/?scenario=pivot-and-retriable")
+        serve.wait_idle(page, 60)
+        page.get_by_text("Explore", exact=True).click()
+        stop = page.get_by_role("button", name="Stop exploring")
+        stop.wait_for(timeout=60_000)
+        page.locator('[data-testid="stProgress"]').filter(has_text="of 5,346 runs").wait_for(timeout=60_000)
+        serve.screenshot(page, f"{SHOTS}/explore-stop-1-progress.png")
+        stop.click()
+        serve.wait_text_idle(page, "Exploring was stopped by you; nothing of it was kept.")
+        assert stop.count() == 0 and not page.locator('[data-testid="stPlotlyChart"]').count()
+        serve.screenshot(page, f"{SHOTS}/explore-stop-2-stopped.png")
+        page.get_by_role("button", name="Explore again").click()
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=120_000)
+        serve.wait_idle(page, 60)
+        assert stop.count() == 0 and page.get_by_text("Where the styles part ways").count()

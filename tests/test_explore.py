@@ -184,9 +184,9 @@ def test_guided_cuts_cover_every_cell_once_big_first_small_last(n, workers):
     assert [a for a, _ in cuts] == [0] + [b for _, b in cuts[:-1]] and cuts[-1][1] == n
     sizes = [b - a for a, b in cuts]
     assert sizes == sorted(sizes, reverse=True) or sizes[:-1] == sorted(sizes[:-1], reverse=True)
-    assert all(s >= 12 for s in sizes[:-1])
+    assert all(12 <= s <= 256 for s in sizes[:-1])
     if n > 100 * workers:
-        assert sizes[0] <= -(-n // (3 * workers)) and sizes[-1] <= 12 and len(cuts) < n // 12
+        assert sizes[0] == min(256, -(-n // (3 * workers))) and sizes[-1] <= 12 and len(cuts) < n // 12
 
 
 @pytest.mark.parametrize("chunks", [0, -1, 2.5, True, "4"])
