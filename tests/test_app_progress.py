@@ -160,3 +160,26 @@ def test_a_stopped_sweep_in_the_explorer_keeps_nothing_and_explores_again_when_a
     at.run()
     assert len(calls) == 2                          # cached
     explore._cache.clear()
+
+
+def test_a_press_on_the_button_of_a_run_that_just_ended_stops_the_run_under_way():
+    """The race: choreography's button pressed as it ends, while orchestration reports: orchestration stops."""
+    from sim.engine import Progress
+    at = AppTest.from_function(_press_late, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    stopped = at.session_state["_stopped_runs"]
+    assert list(stopped.values()) == [{"orchestration": "The orchestration run was stopped by you at t=7, 3 of 10 "
+                                                        "sagas started; nothing of this run was kept. Press Run it "
+                                                        "again to start it over."}]
+    assert Progress(7.0, 1, 3, 2, 10).stopped_words().startswith("stopped by you at t=7, 3 of 10")
+
+
+def _press_late():
+    import streamlit as st
+    from sim.engine import Progress
+    from ui import runs
+    key = runs.run_key("text", "src", "choreography", 1, ())
+    st.session_state["_run_progress"] = (runs.run_key("text", "src", "orchestration", 1, ()),
+                                         Progress(7.0, 1, 3, 2, 10))
+    runs._stop(key)

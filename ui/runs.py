@@ -264,9 +264,13 @@ class Watcher:
 
 
 def _stop(key: tuple) -> None:
-    """The Stop button's callback: this run is stopped where it was last reported."""
+    """The Stop button's callback: the run under way is stopped where it was last reported (if the pressed
+    button's run ended just before the press, the situation's run that came next is the one under way)."""
     last = st.session_state.get("_run_progress")
-    where = last[1] if last and last[0] == key else None
+    if last and situation(last[0]) == situation(key):
+        key, where = last
+    else:
+        where = None
     style = key[2]
     said = where.stopped_words() if where else "stopped by you; nothing of this run was kept"
     _stopped()[situation(key)] = {style: f"The {style} run was {said}. Press Run it again to start it over."}
