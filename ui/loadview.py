@@ -26,8 +26,10 @@ def _simulate_all(scenario, text: str, source: str) -> list:
         bar.progress(i / len(styles), text=f"Simulating {scenario.saga_count:,} sagas with {style}…")
         shown += runs.live_runs(text, source, (style,), ss().seed, ss().faults, keep_events=False)
     done = [s.style for s in shown if s.run is not None]
-    bar.progress(1.0, text=f"Simulated {scenario.saga_count:,} sagas with {' and '.join(done)}." if done
-                 else f"No run of {scenario.saga_count:,} sagas to show.")
+    if done:
+        bar.progress(1.0, text=f"Simulated {scenario.saga_count:,} sagas with {' and '.join(done)}.")
+    else:
+        bar.empty()                  # nothing simulated (stopped, too big): the notices below say why
     return shown
 
 
