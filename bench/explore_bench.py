@@ -146,12 +146,12 @@ def scaling(repeat, sc):
                               silence_logs=logging.ERROR)
             client = Client(cl)
             clusters[w] = (cl, client, client.get_executor(), time.perf_counter() - t0)
-            sim.explore(sc, executor=clusters[w][2], chunks=24 * w)      # warm: sim imported on the workers
+            sim.explore(sc, executor=clusters[w][2], workers=w)      # warm: sim imported on the workers
         dask = {1: [], 2: []}
         for _ in range(repeat):
             for w in (1, 2):
                 t0 = time.perf_counter()
-                sim.explore(sc, executor=clusters[w][2], chunks=24 * w)
+                sim.explore(sc, executor=clusters[w][2], workers=w)     # guided tasks, as the pool
                 dask[w].append(time.perf_counter() - t0)
         one, two = min(dask[1]), min(dask[2])
         print(f"Dask LocalCluster  1 worker {one:5.2f} s ({n / one:5.0f} runs/s), 2 workers {two:5.2f} s "

@@ -242,7 +242,7 @@ def _explore(args) -> int:
             client = _dask_client(args.scheduler)
             try:
                 result = explore(scenario, style, seed, executor=client.get_executor(), progress=bar,
-                                 chunks=24 * max(1, len(client.scheduler_info().get("workers", {}))))
+                                 workers=min(MAX_WORKERS, max(1, len(client.scheduler_info().get("workers", {})))))
             finally:
                 client.close()
         else:

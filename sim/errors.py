@@ -42,3 +42,12 @@ class FaultError(SagaInputError):
 
 class RunLimitError(RuntimeError):
     """A run that went past its event budget (a runaway run), stopped cleanly."""
+
+
+class RunStopped(RuntimeError):
+    """A run its watcher stopped (the page's Stop button), cleanly: ``str(err)`` says when (``t``: the
+    simulated time). Not a RunLimitError: the run was not too big, and its end says nothing about it."""
+
+    def __init__(self, message, t):
+        super().__init__(message)
+        self.t = t

@@ -162,8 +162,16 @@ def run_cell(scenario: Scenario, style: str, seed: int, spec: str) -> dict:
 
 
 def run_cells(scenario: Scenario, seed: int, cells) -> list:
-    """A chunk of cells, in order (what an executor's worker is given: a module-level function, picklable)."""
+    """A chunk of cells, in order: the records (``cells``: (style, spec) pairs)."""
     return [run_cell(scenario, style, seed, spec) for style, spec in cells]
+
+
+def run_chunk(scenario: Scenario, seed: int, cells, bases: dict) -> tuple:
+    """What an executor's worker is given (a module-level function, picklable): a chunk of cells as
+    (style, spec, family) and the baselines to judge them by; the records, and their tally (the
+    summary's share of the work, done beside the runs instead of after all of them, in one process)."""
+    recs = [run_cell(scenario, style, seed, spec) for style, spec, _ in cells]
+    return recs, tally(zip(recs, (fam for _, _, fam in cells)), bases)
 
 
 # ---------------------------------------------------------------- the sweep
@@ -180,7 +188,7 @@ def explore(scenario: Scenario, styles=None, seed: int | None = None, *, executo
             shuts it down after; ``workers=0`` runs every cell here, in this process.
         pause: how long "for a while" lasts (a crash that heals, slow by, delay by); default timing.timeout.
         progress: called as ``progress(done, total)`` (runs) from the calling thread as chunks finish.
-        chunks: how many tasks the cells are cut into (default 24 per worker, at least 32).
+        chunks: how many tasks the cells are cut into, of one size (default: guided sizes, see ``_cuts``).
 
     Returns the object of ``python -m sim explore --format json``: the runs in one fixed order
     (style, fault family, moment), whatever executor ran them.
@@ -190,31 +198,50 @@ def explore(scenario: Scenario, styles=None, seed: int | None = None, *, executo
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or not 0 <= workers <= MAX_WORKERS):
         raise SagaInputError(f"must be a whole number from 0 to {MAX_WORKERS}, got {workers!r}", None, "workers")
+    if chunks is not None and (isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1):
+        raise SagaInputError(f"must be a whole number >= 1, got {chunks!r}", None, "chunks")
     n_workers = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
-    n_chunks = chunks or max(32, 24 * n_workers)       # small tasks: no worker idles long at the end
-    size = max(1, -(-len(cells) // n_chunks))
-    parts = [cells[i:i + size] for i in range(0, len(cells), size)]
+    bases = {s: p["styles"][s]["baseline"] for s in p["styles"]}
+    cells = [(style, spec, split(spec)[0]) for style, spec in cells]
+    parts = [cells[a:b] for a, b in _cuts(len(cells), n_workers, chunks)]
     if progress:
         progress(0, len(cells))
     if executor is None and workers == 0:
         results, done = [], 0
         for part in parts:
-            results.append(run_cells(scenario, seed, part))
+            results.append(run_chunk(scenario, seed, part, bases))
             done += len(part)
             if progress:
                 progress(done, len(cells))
     elif executor is None:
         with cf.ProcessPoolExecutor(max_workers=n_workers) as pool:
-            results = _map(pool, scenario, seed, parts, progress, len(cells))
+            results = _map(pool, scenario, seed, parts, bases, progress, len(cells))
     else:
-        results = _map(executor, scenario, seed, parts, progress, len(cells))
-    runs = [r for part in results for r in part]
+        results = _map(executor, scenario, seed, parts, bases, progress, len(cells))
+    runs = [r for recs, _ in results for r in recs]
     return {"scenario": scenario.name, "faults_tried": len(runs), "seed": seed, "pause": p["pause"],
-            "runs": runs, "summary": summarize(p, runs)}
+            "runs": runs, "summary": summarize(p, runs, [t for _, t in results])}
 
 
-def _map(executor, scenario, seed, parts, progress, total):
-    futures = {executor.submit(run_cells, scenario, seed, part): i for i, part in enumerate(parts)}
+def _cuts(n: int, workers: int, chunks: int | None = None) -> list:
+    """Where the cells are cut into tasks, as (start, end). ``chunks`` given: that many of one size. By
+    default guided: each task a share of what is left (1/(3 x workers)), so the first are big (few
+    round trips, the scenario pickled few times) and the last small (no worker idles long at the end
+    while another finishes a big one), from at most 256 cells (~0.1 s: progress moves, and a Stop in the
+    app waits for no longer than the chunks under way) down to 12."""
+    if chunks:
+        size = max(1, -(-n // chunks))
+        return [(a, min(n, a + size)) for a in range(0, n, size)]
+    cuts, a = [], 0
+    while a < n:
+        size = min(256, max(12, -(-(n - a) // (3 * workers))))
+        cuts.append((a, min(n, a + size)))
+        a += size
+    return cuts
+
+
+def _map(executor, scenario, seed, parts, bases, progress, total):
+    futures = {executor.submit(run_chunk, scenario, seed, part, bases): i for i, part in enumerate(parts)}
     results = [None] * len(parts)
     done = 0
     try:
@@ -335,28 +362,54 @@ def _n(k, one, many=None):
     return f"{k} {one if k == 1 else (many or one + 's')}"
 
 
-def summarize(p: dict, runs: list) -> dict:
+def tally(recs, bases: dict) -> dict:
+    """What the summary needs of some runs, given as (record, family) pairs: per style the counts, per
+    family and style how many moments show each effect, and each effect's rank. Tallies of parts add up
+    to the tally of the whole (``merge``), so the workers make them beside the runs."""
+    per_style, effects, ranks = {}, {}, {}
+    for rec, fam in recs:
+        style = rec["style"]
+        base = bases[style]
+        rank, phrase = effect(rec, base)
+        ranks[phrase] = rank
+        effects.setdefault(fam, {}).setdefault(style, Counter())[phrase] += 1
+        c = per_style.get(style)
+        if c is None:
+            c = per_style[style] = Counter()
+        c["runs"] += 1
+        c["outcome_changed"] += rec["outcomes"] != base["outcomes"]
+        c["invariant_broken"] += bool(newly_broken(rec, base))
+        c["stuck"] += _newly(rec, base, "stuck")
+        c["in_flight"] += _newly(rec, base, "in_flight")
+        c["no_effect"] += phrase == "no effect"
+    return {"per_style": per_style, "effects": effects, "ranks": ranks}
+
+
+def merge(tallies) -> dict:
+    """The tally of the whole from the tallies of its parts (in any order: only sums and unions)."""
+    per_style, effects, ranks = {}, {}, {}
+    for t in tallies:
+        for style, c in t["per_style"].items():
+            per_style.setdefault(style, Counter()).update(c)
+        for fam, by_style in t["effects"].items():
+            mine = effects.setdefault(fam, {})
+            for style, c in by_style.items():
+                mine.setdefault(style, Counter()).update(c)
+        ranks.update(t["ranks"])
+    return {"per_style": per_style, "effects": effects, "ranks": ranks}
+
+
+def summarize(p: dict, runs: list, tallies=None) -> dict:
     """Group the runs the way a teacher says them: per fault family and style, what it does at how many
     moments; which families change an outcome, break an invariant, leave a saga stuck or waiting; and
-    where the two styles part ways."""
+    where the two styles part ways. ``tallies``: the runs' tallies made by the workers (else made here)."""
     styles = list(p["styles"])
     bases = {s: p["styles"][s]["baseline"] for s in styles}
-    per_style = {s: Counter() for s in styles}
-    fam_effects = {}                    # family -> style -> Counter(phrase) with ranks
-    ranks = {}
-    for rec in runs:
-        style = rec["style"]
-        fam, _ = split(rec["fault"])
-        rank, phrase = effect(rec, bases[style])
-        ranks[phrase] = rank
-        fam_effects.setdefault(fam, {}).setdefault(style, Counter())[phrase] += 1
-        c = per_style[style]
-        c["runs"] += 1
-        c["outcome_changed"] += rec["outcomes"] != bases[style]["outcomes"]
-        c["invariant_broken"] += bool(newly_broken(rec, bases[style]))
-        c["stuck"] += _newly(rec, bases[style], "stuck")
-        c["in_flight"] += _newly(rec, bases[style], "in_flight")
-        c["no_effect"] += phrase == "no effect"
+    if tallies is None:
+        tallies = [tally(((rec, split(rec["fault"])[0]) for rec in runs), bases)]
+    whole = merge(tallies)
+    per_style = {s: whole["per_style"].get(s, Counter()) for s in styles}
+    fam_effects, ranks = whole["effects"], whole["ranks"]
     order = []                           # families in first-seen order across styles
     for s in styles:
         for fam in p["styles"][s]["families"]:
@@ -504,5 +557,5 @@ def to_json(result: dict) -> str:
     return json.dumps(result, separators=(",", ":"))
 
 
-__all__ = ["explore", "plan", "run_cell", "run_cells", "summarize", "story", "effect", "newly_broken", "worst", "split",
+__all__ = ["explore", "plan", "run_cell", "run_cells", "run_chunk", "tally", "merge", "summarize", "story", "effect", "newly_broken", "worst", "split",
            "family_words", "to_text", "to_csv", "to_json", "OUTCOMES"]

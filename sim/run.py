@@ -25,7 +25,7 @@ STATE_LIVES = {
 
 
 def run(scenario: Scenario, style: str, seed: int | None = None, faults=(), keep_events: bool = True,
-        extra_faults_only: bool = False, reference: bool = False) -> "Run":
+        extra_faults_only: bool = False, reference: bool = False, progress=None) -> "Run":
     """Simulate one style on one scenario.
 
     Args:
@@ -35,6 +35,8 @@ def run(scenario: Scenario, style: str, seed: int | None = None, faults=(), keep
         extra_faults_only: True ignores the scenario's own faults.
         reference: True takes the engine's plain paths instead of their inlined speed twins
             (the same trace, byte for byte, only slower: tests/test_twins.py checks it).
+        progress: called with a ``sim.engine.Progress`` every few thousand units of work while the run
+            goes on; returning True stops the run (``RunStopped``). It never changes the trace.
     """
     if style not in STYLES:
         raise SagaInputError(f"must be choreography or orchestration, got {style!r}", None, "style")
@@ -47,7 +49,10 @@ def run(scenario: Scenario, style: str, seed: int | None = None, faults=(), keep
             raise SagaInputError(f"is not a fault: {f!r}", None, "faults")
         check_fault_targets(f, scenario.services, f"fault {f.to_spec()!r}")
     all_faults = added if extra_faults_only else tuple(scenario.faults) + added
-    sim = Sim(scenario, style, seed, all_faults, keep_events, reference).run()
+    sim = Sim(scenario, style, seed, all_faults, keep_events, reference)
+    if progress is not None:
+        sim.watch(progress)
+    sim.run()
     return Run(scenario, style, seed, all_faults, sim)
 
 

@@ -49,3 +49,11 @@ def expected_failure_log(steps, k):
     for s in reversed(steps[:k - 1]):
         log += [("compensation_started", s), ("compensation_succeeded", s)]
     return log
+
+
+def clear_run_cache():
+    """Empty the app's run cache (``ui.runs``), so the next run of a page simulates again."""
+    from ui import runs
+    with runs._cache_lock:
+        runs._cache.clear()
+        runs._cache_bytes = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import clear_run_cache
 from test_app import _run_file, app, author, ok, replay, runs
 
 import sim
@@ -73,14 +74,8 @@ def test_a_replay_file_with_whole_number_times_plays():
     assert at.session_state.replay
 
 
-def _clear_run_cache():
-    with runs._cache_lock:
-        runs._cache.clear()
-        runs._cache_bytes = 0
-
-
 def test_the_run_cache_is_bounded_by_bytes(monkeypatch):
-    _clear_run_cache()
+    clear_run_cache()
     monkeypatch.setattr(runs, "CACHE_BYTES", 40_000)
     text = (sim.SCENARIO_DIR / "happy-path.yaml").read_text() if hasattr(sim.SCENARIO_DIR, "read_text") else \
         open(f"{sim.SCENARIO_DIR}/happy-path.yaml").read()
@@ -89,7 +84,7 @@ def test_the_run_cache_is_bounded_by_bytes(monkeypatch):
     assert 0 < runs._cache_bytes <= 40_000 and len(runs._cache) < 20
     assert runs.simulate(text, "happy-path.yaml", "orchestration", 39, ()) == \
         runs.simulate(text, "happy-path.yaml", "orchestration", 39, ())
-    _clear_run_cache()
+    clear_run_cache()
 
 
 def test_a_run_too_big_for_the_page_is_refused_before_it_starts():

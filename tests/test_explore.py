@@ -12,7 +12,8 @@ import pytest
 import sim
 from helpers import ROOT, scenario
 from sim import explore as explore_fn
-from sim.explore import MAX_RUNS, effect, plan, run_cell, split, story, to_csv, to_json, to_text
+from sim.explore import (MAX_RUNS, _cuts, effect, merge, plan, run_cell, split, story, summarize, tally, to_csv,
+                         to_json, to_text)
 
 HAPPY = ROOT / "scenarios" / "happy-path.yaml"
 DECLINED = ROOT / "scenarios" / "payment-declined.yaml"
@@ -152,6 +153,46 @@ def test_a_dask_local_cluster_gives_the_process_pools_bytes():
                                   progress=lambda d, t: seen.append((d, t))))
     assert dask == pool
     assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == json.loads(pool)["faults_tried"]
+
+
+def test_the_workers_tallies_add_up_to_the_summary_made_in_one_piece():
+    """Each chunk's tally (made by a worker beside its runs) merged in any order gives the summary that one
+    tally of all the runs gives, whatever the cut: guided (the default), one size, one cell a chunk."""
+    sc = sim.load_scenario(ROOT / "scenarios" / "refund-stuck.yaml")
+    p = plan(sc, "both")
+    whole = explore_fn(sc, "both", workers=0, chunks=1)
+    one_piece = summarize(p, whole["runs"])
+    assert whole["summary"] == one_piece
+    bases = {s: p["styles"][s]["baseline"] for s in p["styles"]}
+    pairs = [(r, split(r["fault"])[0]) for r in whole["runs"]]
+    parts = [tally(pairs[a:b], bases) for a, b in _cuts(len(pairs), 3)]
+    assert len(parts) > 3
+    assert summarize(p, whole["runs"], parts[::-1]) == one_piece
+    assert summarize(p, whole["runs"], [tally(pairs[k:k + 1], bases) for k in range(len(pairs))]) == one_piece
+    assert json.dumps(merge(parts), sort_keys=True) == json.dumps(merge(parts[::-1]), sort_keys=True)
+    for chunks in (None, 1, 7, 10_000):
+        assert to_json(explore_fn(sc, "both", workers=0, chunks=chunks)) == to_json(whole)
+    assert summarize(p, whole["runs"], parts[1:]) != one_piece           # a lost chunk would show
+
+
+@pytest.mark.parametrize("n,workers", [(0, 1), (1, 1), (11, 2), (12, 2), (5346, 1), (5346, 2), (5346, 8), (777, 3)])
+def test_guided_cuts_cover_every_cell_once_big_first_small_last(n, workers):
+    cuts = _cuts(n, workers)
+    if not n:
+        assert cuts == []
+        return
+    assert [a for a, _ in cuts] == [0] + [b for _, b in cuts[:-1]] and cuts[-1][1] == n
+    sizes = [b - a for a, b in cuts]
+    assert sizes == sorted(sizes, reverse=True) or sizes[:-1] == sorted(sizes[:-1], reverse=True)
+    assert all(12 <= s <= 256 for s in sizes[:-1])
+    if n > 100 * workers:
+        assert sizes[0] == min(256, -(-n // (3 * workers))) and sizes[-1] <= 12 and len(cuts) < n // 12
+
+
+@pytest.mark.parametrize("chunks", [0, -1, 2.5, True, "4"])
+def test_a_bad_chunk_count_is_refused(chunks):
+    with pytest.raises(sim.SagaInputError, match="chunks"):
+        explore_fn(sim.load_scenario(DECLINED), workers=0, chunks=chunks)
 
 
 def test_progress_goes_from_zero_to_every_run():

@@ -272,7 +272,7 @@ def _room_runs_id(found) -> str | None:
     if where is None:
         return None
     text, _, styles, seed, faults = where
-    return _runs_id([runs.run_key(text, style, seed, faults) for style in styles])
+    return _runs_id([runs.shown_key(text, style, seed, faults) for style in styles])
 
 
 def _room_payload(found) -> str:

@@ -3,11 +3,14 @@
 Per style a heatmap (fault x moment) coloured by what became of the sagas, invariant breaks marked,
 each cell's story in its hover; a table of the faults where the styles part ways; and any cell opened
 in the player as that exact situation (a link the player reads, or a button). The sweep is
-``sim.explore`` on a process pool, cached like the player's runs. One entry point: :func:`view`.
+``sim.explore`` on a process pool, cached like the player's runs; while it runs, a progress bar and a
+Stop button. One entry point: :func:`view`.
 """
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
@@ -30,15 +33,32 @@ STYLE_NAMES = {"choreography": "Choreography", "orchestration": "Orchestration"}
 # ---------------------------------------------------------------- the sweep, cached
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+CACHE_ENTRIES = 16
+_cache: OrderedDict = OrderedDict()   # (text id, source, seed) -> the explorer's object or a message, for every session
+_cache_lock = threading.Lock()
+
+
 def explored(text: str, source: str, seed: int | None):
-    """The explorer's object for (scenario text, seed), or a one-line message (a str). A progress bar shows
-    while it runs; it is emptied at the end, so a cached answer replays no bar."""
+    """The explorer's object for (scenario text, seed), or a one-line message (a str), cached for every
+    session (the last ``CACHE_ENTRIES``). While it runs, a progress bar and a Stop button show; a press
+    ends the sweep at the next chunk that finishes (Streamlit interrupts the script at the bar's redraw),
+    nothing is cached, and the view says so until "Explore again" (``None`` comes back then)."""
+    key = (runs.text_id(text), source, seed)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    if ss().get("_explore_stopped") == key:
+        return None
     scenario = runs.parse(text, source)
     if isinstance(scenario, str):
         return scenario
     slot = st.empty()
-    bar = slot.progress(0.0, text="Trying every fault at every moment...")
+    with slot.container():
+        bar = st.progress(0.0, text="Trying every fault at every moment...")
+        st.button("Stop exploring", key="w_explore_stop", icon=":material/stop_circle:",
+                  help="Stop the sweep; nothing of it is kept", on_click=_stop, args=(key,))
     steps = {"last": -1}
 
     def progress(done, total):
@@ -49,15 +69,27 @@ def explored(text: str, source: str, seed: int | None):
 
     try:
         try:
-            return sim.explore(scenario, None, seed, workers=os.cpu_count() or 1, progress=progress)
+            result = sim.explore(scenario, None, seed, workers=os.cpu_count() or 1, progress=progress)
         except (OSError, RuntimeError) as e:       # no process pool here (e.g. a sandbox): run them in this process
             if isinstance(e, sim.RunLimitError):
                 raise
-            return sim.explore(scenario, None, seed, workers=0, progress=progress)
+            result = sim.explore(scenario, None, seed, workers=0, progress=progress)
     except (sim.SagaInputError, sim.RunLimitError) as e:
-        return str(e)
-    finally:
-        slot.empty()
+        result = str(e)
+    slot.empty()              # (not on Streamlit's rerun, a Stop press among others: the page is drawn again)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return result
+
+
+def _stop(key) -> None:
+    ss()._explore_stopped = key
+
+
+def _explore_again() -> None:
+    ss().pop("_explore_stopped", None)
 
 
 # ---------------------------------------------------------------- pure parts (tested without a browser)
@@ -185,6 +217,10 @@ def view(scenario, text: str, source: str) -> None:
                "moment of this lesson's run, in each style. Hover a cell for its story; click one, or pick it "
                "below, to open it in the player.")
     result = explored(text, source, seed)
+    if result is None:
+        st.info("Exploring was stopped by you; nothing of it was kept.", icon=":material/stop_circle:")
+        st.button("Explore again", key="w_explore_again", icon=":material/replay:", on_click=_explore_again)
+        return
     if isinstance(result, str):
         st.error(result)
         return

@@ -22,7 +22,11 @@ def _simulate_all(scenario, text: str, source: str) -> list:
     for i, style in enumerate(styles):
         bar.progress(i / len(styles), text=f"Simulating {scenario.saga_count:,} sagas with {style}…")
         shown += runs.live_runs(text, source, (style,), ss().seed, ss().faults, keep_events=False)
-    bar.progress(1.0, text=f"Simulated {scenario.saga_count:,} sagas with {' and '.join(styles)}.")
+    done = [s.style for s in shown if s.run is not None]
+    if done:
+        bar.progress(1.0, text=f"Simulated {scenario.saga_count:,} sagas with {' and '.join(done)}.")
+    else:
+        bar.empty()                  # nothing simulated (stopped, too big): the notices below say why
     return shown
 
 
@@ -64,7 +68,9 @@ def view(scenario, text: str, source: str) -> None:
                 "them: throughput, latency percentiles and outcomes, per style.")
     shown = _simulate_all(scenario, text, source)
     for s in shown:
-        if s.run is None:
+        if isinstance(s.error, runs.Stopped):
+            st.info(s.error, icon=":material/stop_circle:")
+        elif s.run is None:
             st.error(f"{s.style}: {s.error}")
     good = [s for s in shown if s.run is not None]
     if good:

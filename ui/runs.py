@@ -4,7 +4,9 @@ A run is a pure function of (scenario text, style, seed, fault specs), so a
 cache keyed on exactly those gives the same run to every session that asks for
 it, and the playback clock never re-simulates. The run cache is bounded by
 memory (the bytes of the runs it keeps), not by a count; a run too big for a page
-is refused before it starts, with the command that runs it instead. Errors come
+is refused before it starts, with the command that runs it instead. A long run
+shows its progress and a Stop button (:class:`Watcher`); a stopped run says when
+it stopped, keeps nothing, and runs again only when asked. Errors come
 back as one-line messages (``sim``'s own), never as tracebacks, and any text a
 user supplied in them is a code span (``literal``): never Markdown, links or images.
 """
@@ -14,6 +16,7 @@ import hashlib
 import os
 import pickle
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,7 @@ from pathlib import Path
 import streamlit as st
 
 import sim
-from sim.engine import estimate
+from sim.engine import Progress, estimate
 
 LOAD_SAGAS = 1000          # from this many sagas on (or with generated orders), the load view replaces the player
 
@@ -130,6 +133,15 @@ def too_big(scenario, style: str, faults, keep_events: bool = True) -> str | Non
             "--format summary")
 
 
+def _long(scenario, style: str, faults) -> bool:
+    """Long enough to show progress (and a Stop button) on the page."""
+    try:
+        parsed = [sim.parse_fault(f) if isinstance(f, str) else f for f in faults]
+    except sim.SagaInputError:
+        return False
+    return estimate(scenario, style, tuple(scenario.faults) + tuple(parsed))[0] >= SHOW_PROGRESS_WORK
+
+
 def _cache_get(key):
     with _cache_lock:
         blob = _cache.get(key)
@@ -157,31 +169,143 @@ def simulate(text: str, source: str, style: str, seed: int | None, faults: tuple
     """One run as the dict of contract 4 (plus services, steps, ...), or a one-line error message (a str).
 
     Cached across sessions by (text, source, style, seed, faults), up to ``CACHE_BYTES`` of
-    pickled runs (the oldest used go first)."""
-    key = (hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), source, style, seed, tuple(faults),
-           keep_events)
+    pickled runs (the oldest used go first). A run this session stopped is not run again until
+    its "Run it again" button is pressed (its message comes back instead)."""
+    key = run_key(text, source, style, seed, faults, keep_events)
     hit = _cache_get(key)
     if hit is not None:
         return hit
-    result = _simulate(text, source, style, seed, faults, keep_events)
+    stopped = _stopped().get(situation(key))
+    if stopped is not None:             # this run, or its other style on the page, was stopped
+        _run_again_button(key)
+        said = stopped.get(style) or f"The {style} run was not started: you stopped the {next(iter(stopped))} run."
+        return Stopped(said)
+    result = _simulate(text, source, style, seed, faults, keep_events, key)
     _cache_put(key, result)
     return result
 
 
-def _simulate(text, source, style, seed, faults, keep_events):
+def run_key(text: str, source: str, style: str, seed: int | None, faults, keep_events: bool = True) -> tuple:
+    """What a run is cached (and stopped) under."""
+    return (hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), source, style, seed, tuple(faults),
+            keep_events)
+
+
+# ---------------------------------------------------------------- a long run: progress and Stop
+
+SHOW_PROGRESS_WORK = 150_000      # estimated units of work from which a run shows progress (~0.3-1 s)
+REDRAW_SECONDS = 0.2              # at most this often the bar is redrawn (each redraw lets a Stop press in)
+
+
+class Stopped(str):
+    """The message of a run stopped by its viewer: a str like every other error message, told apart by the
+    views (a notice of what the user did, not an error)."""
+
+
+def _stopped() -> dict:
+    """situation (a run's key without its style) -> {style: message} of the run this session stopped: a
+    press stops the page's runs of that situation, the one under way and the other style after it."""
+    return st.session_state.setdefault("_stopped_runs", {})
+
+
+def situation(key: tuple) -> tuple:
+    return key[:2] + key[3:]
+
+
+class Watcher:
+    """The progress report of a long run on the page (``sim.run(progress=...)``): a bar and a Stop button,
+    drawn at the first report and redrawn at most every ``REDRAW_SECONDS``.
+
+    Stopping is Streamlit's own interruption: a press reruns the script, and Streamlit raises its rerun
+    exception at the script's next Streamlit call, which is the bar's next redraw, inside the run. The
+    run ends there (SimPy's loop unwinds, nothing is cached), and the button's callback, first thing in
+    the new script run, marks the run stopped at the last time reported.
+    """
+
+    def __init__(self, key: tuple, style: str):
+        self.key, self.style = key, style
+        self.box = self.bar = None
+        self.drawn = 0.0
+
+    def __call__(self, where: Progress) -> bool:
+        st.session_state["_run_progress"] = (self.key, where)     # the Stop button's callback reads it
+        now = time.monotonic()
+        if self.box is None:
+            self.box = st.empty()
+            with self.box.container(border=True):
+                self.bar = st.progress(0.0, text=self.words(where))
+                st.button("Stop this run", key=f"w_stop_{self.style}", icon=":material/stop_circle:",
+                          help="Stop this run; nothing of it is kept", on_click=_stop, args=(self.key,))
+            self.drawn = now
+        elif now - self.drawn >= REDRAW_SECONDS:
+            self.bar.progress(self.fraction(where), text=self.words(where))
+            self.drawn = now
+        return False
+
+    @staticmethod
+    def fraction(where: Progress) -> float:
+        """Sagas started and sagas ended, half each: both grow with the work a run has left."""
+        return min(1.0, (where.started + where.ended) / (2 * where.sagas)) if where.sagas else 0.0
+
+    def words(self, where: Progress) -> str:
+        return (f"Simulating {self.style}: t = {where.t:,.1f}; {where.started:,} of {where.sagas:,} sagas "
+                f"started, {where.ended:,} ended")
+
+    def done(self) -> None:
+        if self.box is not None:
+            self.box.empty()
+
+
+def _stop(key: tuple) -> None:
+    """The Stop button's callback: the run under way is stopped where it was last reported (if the pressed
+    button's run ended just before the press, the situation's run that came next is the one under way)."""
+    last = st.session_state.get("_run_progress")
+    if last and situation(last[0]) == situation(key):
+        key, where = last
+    else:
+        where = None
+    style = key[2]
+    said = where.stopped_words() if where else "stopped by you; nothing of this run was kept"
+    _stopped()[situation(key)] = {style: f"The {style} run was {said}. Press Run it again to start it over."}
+
+
+def _run_again(key: tuple) -> None:
+    _stopped().pop(situation(key), None)
+
+
+def _run_again_button(key: tuple) -> None:
+    """Once per script run: the page asks for its runs more than once (a second button is refused)."""
+    from streamlit.errors import StreamlitDuplicateElementKey
+    try:
+        st.button("Run it again", key="w_run_again", icon=":material/replay:", on_click=_run_again, args=(key,))
+    except StreamlitDuplicateElementKey:
+        pass
+
+
+def _simulate(text, source, style, seed, faults, keep_events, key=None):
     scenario = parse(text, source)
     if isinstance(scenario, str):
         return scenario
     problem = too_big(scenario, style, faults, keep_events)
     if problem:
         return problem
+    watcher = None
+    if key is not None and _long(scenario, style, faults):
+        watcher = Watcher(key, style)
     try:
-        return sim.run(scenario, style, seed=seed, faults=list(faults), keep_events=keep_events).to_dict(
-            events=keep_events)
+        result = sim.run(scenario, style, seed=seed, faults=list(faults), keep_events=keep_events,
+                         progress=watcher)
+        if watcher is not None and watcher.bar is not None:
+            watcher.bar.progress(1.0, text=f"Simulated {style}; preparing the figures...")
+        out = result.to_dict(events=keep_events)
     except (sim.SagaInputError, sim.RunLimitError) as e:
-        return literal(str(e), 600)
+        out = literal(str(e), 600)
     except Exception as e:  # noqa: BLE001
-        return f"the run failed ({literal(f'{type(e).__name__}: {e}')})"
+        out = f"the run failed ({literal(f'{type(e).__name__}: {e}')})"
+    # (Streamlit's rerun, a Stop press among others, is a BaseException: it passes, and the page is redrawn)
+    if watcher is not None:
+        watcher.done()
+    return out
 
 
 @dataclass(frozen=True)
@@ -198,8 +322,8 @@ def text_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def run_key(text: str, style: str, seed, faults, keep_events: bool = True) -> tuple:
-    """What a shown run is cached and named by (``Shown.key``): known before anything is simulated."""
+def shown_key(text: str, style: str, seed, faults, keep_events: bool = True) -> tuple:
+    """What a shown run's figures are cached and named by (``Shown.key``): known before anything is simulated."""
     return (text_id(text), style, seed, tuple(faults), keep_events)
 
 
@@ -207,7 +331,7 @@ def live_runs(text: str, source: str, styles, seed, faults, keep_events: bool = 
     """One Shown per style: the cached run of (scenario text, style, seed, faults)."""
     out = []
     for style in styles:
-        key = run_key(text, style, seed, faults, keep_events)
+        key = shown_key(text, style, seed, faults, keep_events)
         result = simulate(text, source, style, seed, tuple(faults), keep_events)
         out.append(Shown(key, style, None, result) if isinstance(result, str) else Shown(key, style, result))
     return out

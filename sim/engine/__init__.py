@@ -24,12 +24,12 @@ The package, along its seams (read them in this order):
 The budgets live in ``kernel`` (``sim.engine.kernel.MAX_WORK``): set them there.
 """
 from .broker import Broker
-from .kernel import (COMPENSATION, FAILURE, FORWARD, MAX_TRACE, MAX_WORK, REPLY, Kernel, Msg,
-                     few_collections)
+from .kernel import (COMPENSATION, FAILURE, FORWARD, MAX_TRACE, MAX_WORK, REPLY, REPORT_EVERY, Kernel, Msg,
+                     Progress, few_collections)
 from .locks import LockTable
 from .orchestrator import Orchestrator
 from .participant import Participant
 from .simulation import Sim, _in_time_order, check_budget, estimate
 
 __all__ = ["Broker", "COMPENSATION", "FAILURE", "FORWARD", "Kernel", "LockTable", "MAX_TRACE", "MAX_WORK", "Msg",
-           "Orchestrator", "Participant", "REPLY", "Sim", "check_budget", "estimate", "few_collections"]
+           "Orchestrator", "Participant", "Progress", "REPLY", "REPORT_EVERY", "Sim", "check_budget", "estimate", "few_collections"]

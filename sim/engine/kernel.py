@@ -18,7 +18,9 @@ from heapq import heappush
 import simpy
 from simpy.events import NORMAL, URGENT
 
-from ..errors import RunLimitError
+from typing import NamedTuple
+
+from ..errors import RunLimitError, RunStopped
 
 FORWARD, FAILURE, COMPENSATION, REPLY = "forward", "failure", "compensation", "reply"
 _FLOW_DETAIL = {f: {"flow": f} for f in (FORWARD, FAILURE, COMPENSATION, REPLY)}
@@ -29,7 +31,23 @@ _RETRY = {"retry": True}
 # on one core of the project machine (~75 s when four sessions share its two cores) and at most
 # ~1.1 GB; estimate() refuses up front what would certainly pass it, the counter stops the rest.
 MAX_WORK = 6_000_000
+REPORT_EVERY = 20_000          # units of work between two progress reports (watch): ~30-60 ms
 MAX_TRACE = 2_000_000          # events kept in a trace (a summary run keeps none): ~0.6 GB
+
+
+class Progress(NamedTuple):
+    """Where a run stands (Kernel.watch): simulated time, units of work done, sagas started and ended, of all."""
+
+    t: float
+    work: int
+    started: int
+    ended: int
+    sagas: int
+
+    def stopped_words(self) -> str:
+        """What a run stopped here says (RunStopped's message, the app's notice)."""
+        return (f"stopped by you at t={self.t:g}, {self.started:,} of {self.sagas:,} sagas started; "
+                "nothing of this run was kept")
 
 
 _gc_lock = threading.Lock()
@@ -123,19 +141,49 @@ class Kernel:
         self.keep = keep_events
         self.events = []
         self.work = 0
+        self.limit = MAX_WORK          # the hot paths call checkpoint() past it: the budget, or a report (watch)
+        self.watcher = None
         # NOTE: SimPy's event queue and id counter, read once: `later` and `push` inline Environment.schedule
         self.queue = self.env._queue
         self.next_eid = self.env._eid.__next__
 
     def later(self, delay, fn, *args):
         self.work += 1
-        if self.work > MAX_WORK:
-            self.too_much_work()
+        if self.work > self.limit:
+            self.checkpoint()
         # _Timer(fn, args) without a Python __init__ call, then Environment.schedule inlined: the hottest lines
         # NOTE: inlined from Event.__init__() and Environment.schedule() for performance reasons
         timer = _new(_Timer)
         timer.callbacks, timer.fn, timer.args = _DISPATCH, fn, args
         heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), timer))
+
+    def watch(self, report, every: int | None = None):
+        """Call ``report(Progress)`` every ``every`` units of work while the run goes on (a page's progress
+        bar). A report that returns True stops the run: it raises RunStopped ("stopped by you at t=...").
+        The report reads the run and changes nothing in it, so the trace is the same with or without it;
+        it costs the hot paths nothing, since they compare the work with ``limit`` anyway (the budget)."""
+        every = REPORT_EVERY if every is None else every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a whole number >= 1, got {every!r}")
+        self.watcher, self.every = report, every
+        self.limit = min(MAX_WORK, self.work + every - 1)
+        return self
+
+    def checkpoint(self):
+        """The work passed ``limit``: the end of the budget, or the time for a progress report."""
+        if self.work > MAX_WORK:
+            self.too_much_work()
+        if self.watcher is None:
+            self.limit = MAX_WORK
+            return
+        self.limit = min(MAX_WORK, self.work + self.every - 1)    # the next report `every` units after this one
+        where = self.progress()
+        if self.watcher(where):
+            raise RunStopped(where.stopped_words(), where.t)
+
+    def progress(self) -> "Progress":
+        """Where the run stands (``Sim`` knows its sagas)."""
+        raise NotImplementedError
 
     def too_much_work(self):
         raise RunLimitError(f"the run did more than {MAX_WORK:,} units of work (SimPy events, faults looked "
@@ -145,8 +193,8 @@ class Kernel:
     def push(self, event, at):
         """Schedule ``event`` (a ``Msg`` whose ``callbacks`` are set) at time ``at``."""
         self.work += 1
-        if self.work > MAX_WORK:
-            self.too_much_work()
+        if self.work > self.limit:
+            self.checkpoint()
         # NOTE: inlined from Environment.schedule() for performance reasons
         heappush(self.queue, (at, NORMAL, self.next_eid(), event))
 

@@ -15,7 +15,7 @@ from . import kernel
 from .broker import Broker
 from .choreography import Choreography
 from .faultplan import FaultMatching, FaultState
-from .kernel import Kernel, few_collections
+from .kernel import Kernel, Progress, few_collections
 from .locks import LockTable
 from .orchestrator import Orchestrator
 from .participant import Participant
@@ -153,6 +153,10 @@ class Sim(Kernel, FaultMatching, Choreography):
                 d["retry_of"] = retry_of
             self.emit("saga_started", saga, entry.name, d)
         entry.request(saga)
+
+    def progress(self) -> Progress:
+        """Where the run stands, for ``watch``'s report (every few thousand units of work)."""
+        return Progress(self.env.now, self.work, len(self.started), len(self.outcome), self.sc.saga_count)
 
     def end_saga(self, saga, outcome, service, detail=None):
         """Record how a saga ended. The first ending stands, except ``stuck``: a saga a
