@@ -1,6 +1,6 @@
 """A long run in a real browser (issue 14): its progress moves, Stop stops it, and the page goes on working.
 
-Headless Debian Chromium and ``streamlit run app.py`` (``ui.serve``), as ``test_browser.py``. A scenario of
+Headless Debian Chromium and ``streamlit run app.py`` (``tests/serve.py``), as ``test_browser.py``. A scenario of
 90,000 sagas is typed into the editor and run: the bar's value grows while the run goes on; a press of
 "Stop this run" ends it with a notice that says when, and the other style is not started; the page then
 answers (Explore and back, the notice still there and nothing run again) and "Run it again" starts the run
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ui import serve
+import serve
 
 pytestmark = pytest.mark.skipif(serve.missing() is not None, reason=f"no real browser here: {serve.missing()}")
 
