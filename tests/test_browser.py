@@ -182,3 +182,32 @@ def test_a_link_opens_paused_at_its_time_and_a_projector_sees_the_stage_and_the_
         play = page.get_by_role("button", name="Play", exact=True)
         assert play.inner_text().strip() == "Play", "the Play button shows no word (a blank red button)"
         assert play.locator("svg").count() == 1, "the Play button shows no icon"
+
+
+def test_the_editor_numbers_its_lines_and_marks_the_one_at_fault(url, chromium):
+    """Issue 18: the text area gets a gutter of line numbers (gutter.js), scrolled with it, and the line an
+    error cites is marked there."""
+    with new_page(chromium, 1280, 1000) as page:
+        open_stage(page, url, "scenario=happy-path")
+        page.get_by_text("Edit", exact=True).click()
+        area = page.get_by_role("textbox", name="Scenario YAML")
+        area.wait_for(timeout=30_000)
+        page.locator("[data-gutter]").wait_for(timeout=15_000)
+        text = area.input_value()
+        lines = text.split("\n")
+        page.wait_for_function("(n) => document.querySelectorAll('[data-gutter] > div > div').length === n",
+                               arg=len(lines), timeout=5_000)
+        assert page.locator("[data-gutter] [data-bad]").count() == 0          # a good file: nothing marked
+        at = next(k for k, line in enumerate(lines) if line.startswith("customers")) + 1   # 0-based: the next line
+        lines[at] = "      " + lines[at]
+        area.fill("\n".join(lines))
+        area.press("Control+Enter")
+        page.get_by_text(f"line {at + 1}:").first.wait_for(timeout=15_000)
+        page.wait_for_function(f"() => document.querySelector('[data-gutter] [data-bad]')"
+                               f" && document.querySelector('[data-gutter] [data-bad]').textContent === '{at + 1}'",
+                               timeout=15_000)
+        area.evaluate("(t) => { t.scrollTop = 120; t.dispatchEvent(new Event('scroll')); }")
+        page.wait_for_function("() => document.querySelector('[data-gutter] > div').style.transform"
+                               " === 'translateY(' + (-document.querySelector('textarea').scrollTop) + 'px)'",
+                               timeout=5_000)
+        serve.screenshot(page, f"{SHOTS}/browser_editor_gutter.png")

@@ -6,6 +6,8 @@ that caused it; nothing half-valid runs.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from .safe import md
@@ -16,6 +18,11 @@ from . import lessoncheck, replay, runs, state
 from .state import ss
 
 EDITED = "edited scenario"
+EDITOR_LABEL = "Scenario YAML"
+# line numbers beside the text area (which has none) and the line at fault marked: a component that draws
+# nothing of its own and lays the numbers over the text area's padding (ui/component/gutter.js)
+GUTTER = st.components.v2.component(
+    "saga_editor_gutter", js=(Path(__file__).resolve().parent / "component" / "gutter.js").read_text(encoding="utf-8"))
 MAX_UPLOAD_BYTES = 1_000_000
 CHEAT_SHEET = """\
 **Required:** `name` (kebab-case), `customers` (`{alice: {balance: 100}}`), `stock` (`{widget: 5}`),
@@ -131,9 +138,10 @@ def view(scenario, text: str, source: str, shown: list) -> None:
     with left:
         st.subheader("Edit the scenario")
         st.caption(f"Starts from {source}. Change anything, then press Run; errors show here, one line each.")
-        st.text_area("Scenario YAML", key="w_yaml", height=460, label_visibility="collapsed")
+        st.text_area(EDITOR_LABEL, key="w_yaml", height=460, label_visibility="collapsed")
         ss()._editor_text = ss().w_yaml
         verdict = lessoncheck.read(ss().w_yaml, EDITED)
+        GUTTER(key="editor_gutter", data={"label": EDITOR_LABEL, "line": verdict.line or 0})
         checked = verdict.scenario if verdict.scenario is not None else verdict.error
         if isinstance(checked, str):
             lessoncheck.show_problem(verdict, ss().w_yaml)
