@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from helpers import clear_run_cache
 from test_app import APP, TIMEOUT, compare_table, errors, ok
+from test_explore_view import _explore_page
 from ui import runs
 
 
@@ -111,15 +112,6 @@ def test_a_stopped_run_in_the_player_has_one_button_though_the_page_asks_for_it_
     ok(at)
     assert not at.session_state["_stopped_runs"]
     assert "w_run_again" not in buttons(at)
-
-
-def _explore_page():
-    from ui import explore, runs, state
-    entries, broken = runs.library()
-    state.init(entries)
-    scenario = state.current_scenario(entries)
-    text, source = state.scenario_text(entries)
-    explore.view(scenario, text, source)
 
 
 def test_a_stopped_sweep_in_the_explorer_keeps_nothing_and_explores_again_when_asked(monkeypatch):
