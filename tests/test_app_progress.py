@@ -85,7 +85,7 @@ def test_a_stopped_run_says_when_keeps_nothing_and_runs_again_only_when_asked(wa
     else:
         assert other not in said
         assert compare_table(at)["Sagas"] == {"choreography": "2,000"}
-        assert "Simulated 2,000 sagas with choreography." in [p.proto.text for p in at.get("progress")]
+        assert any("Simulated 2,000 sagas with choreography." in c.value for c in at.caption)
         assert [k[2] for k in runs._cache] == ["choreography"]                # the stopped run is not cached
     n = len(watched)
     at.run()                                                                  # it does not start again by itself

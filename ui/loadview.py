@@ -1,7 +1,8 @@
 """The load view: a scenario of thousands of sagas, both styles, measured instead of animated.
 
 Runs keep no events (``keep_events=False``): the figures come from the run's
-metrics and outcomes. A progress bar shows which style is being simulated.
+metrics and outcomes. A line says which style is being simulated (a long run's own bar and Stop
+button come with it, ``ui.runs.Watcher``).
 """
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ FIGURES = (("latency", "Latency"), ("outcomes", "Outcomes"), ("in_flight", "Mess
 
 def _simulate_all(scenario, text: str, source: str) -> list:
     styles = state.shown_styles()
-    bar = st.progress(0.0, text=f"Simulating {scenario.saga_count:,} sagas…")
+    # one line saying which style runs (a long run draws its own bar and Stop button below it: one bar)
+    line = st.empty()
     shown = []
     for i, style in enumerate(styles):
-        bar.progress(i / len(styles), text=f"Simulating {scenario.saga_count:,} sagas with {style}…")
+        line.caption(f":material/hourglass_top: Simulating {scenario.saga_count:,} sagas with {style}"
+                     f"{f' ({i + 1} of {len(styles)})' if len(styles) > 1 else ''}…")
         shown += runs.live_runs(text, source, (style,), ss().seed, ss().faults, keep_events=False)
     done = [s.style for s in shown if s.run is not None]
     if done:
-        bar.progress(1.0, text=f"Simulated {scenario.saga_count:,} sagas with {' and '.join(done)}.")
+        line.caption(f":material/check: Simulated {scenario.saga_count:,} sagas with {' and '.join(done)}.")
     else:
-        bar.empty()                  # nothing simulated (stopped, too big): the notices below say why
+        line.empty()                 # nothing simulated (stopped, too big): the notices below say why
     return shown
 
 
