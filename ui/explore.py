@@ -20,6 +20,7 @@ import sim
 from sim.explore import effect, family_words, is_load, newly_broken, split, story, worst
 
 from . import runs, state
+from .safe import md
 from .state import ss
 
 # a cell's colour: unchanged by the fault (grey), else the worst outcome among its sagas
@@ -173,6 +174,17 @@ def differences(result: dict) -> list:
     return rows
 
 
+def differences_table(rows: list, columns: list) -> str:
+    """The rows as a Markdown table whose cells wrap (a data frame cut the verdicts at the column's edge).
+    Every cell is text from the run, shown as text: escaped (names come from users' files)."""
+    out = [f"| Fault | {' | '.join(columns)} |", "|---" * (1 + len(columns)) + "|"]
+    for r in rows:
+        spec = r["spec"] if "|" not in r["spec"] and "`" not in r["spec"] else ""
+        fault = f"**{md(r['fault'])}**" + (f" `{spec}`" if spec else "")
+        out.append(f"| {fault} | " + " | ".join(md(r.get(c, '')) for c in columns) + " |")
+    return "\n".join(out)
+
+
 def cell_link(name: str, style: str, spec: str, seed: int | None = None, t: float | None = None) -> str:
     """The player's shared link to one cell: ``?scenario=NAME&style=STYLE&fault=SPEC`` (the seed if set, and
     ``t``, the moment the fault strikes, where the player opens paused)."""
@@ -239,7 +251,7 @@ def view(scenario, text: str, source: str) -> None:
     if len(styles) == 2:
         st.markdown("#### Where the styles part ways")
         if rows:
-            st.dataframe(rows, hide_index=True, width="stretch", column_config={"spec": "fault (command line)"})
+            st.markdown(differences_table(rows, [STYLE_NAMES[x] for x in styles]))
         else:
             st.caption("No single fault changes an outcome in one style and not the other.")
     picked = None
