@@ -537,3 +537,22 @@ def test_sequence_labels_that_would_cover_each_other_move_apart():
     gap = sequence.LABEL_PX / 100.0
     assert all(b - a >= 0.99 * gap for a, b in zip(same, same[1:]))     # stacked, none on another
     assert same[0] == 0.5 and [a["y"] for a in placed if a["x"] == 3.0] == [0.5]   # the first and a far one stay
+
+
+def test_a_runs_derived_series_are_worked_out_once_and_shared(monkeypatch):
+    """Issue 17: one Trace per run the views share; each derived series is computed on first use only."""
+    import viz.trace as tr
+    monkeypatch.setattr(tr, "_traces", type(tr._traces)())
+    run = real_run("out-of-stock", "orchestration")
+    calls = []
+    real = tr._messages
+    monkeypatch.setattr(tr, "_messages", lambda r: calls.append(1) or real(r))
+    first = tr.messages(run)
+    viz.figures(run)                                        # every figure reads the trips again
+    assert tr.messages(run) is first and len(calls) == 1 and tr.of(run) is tr.of(run)
+    assert first == real(run)                               # the same trips as computed afresh
+    other = real_run("out-of-stock", "choreography")
+    assert tr.of(other) is not tr.of(run)
+    for _ in range(tr.TRACES + 2):                          # a bounded number of runs is kept
+        tr.of(dict(run))
+    assert len(tr._traces) == tr.TRACES and tr.of(run).run is run

@@ -4,12 +4,20 @@ Pure functions of the run dict, no plotting: message lifetimes (sent, then
 delivered or dropped, matched FIFO by ``(msg_id, dst)``), what each service was
 doing when, and balances, stock and order states at any time. Unknown event
 kinds are ignored.
+
+The derived series a page asks for again and again (the message trips, the
+work intervals, the books after every change, the latencies) are worked out
+once per run: :func:`of` gives the run's :class:`Trace`, which keeps them, and
+``messages(run)``, ``activity(run)``, ``state_series(run)``, ``latencies(run)``
+read them from there. Callers treat what they get as read-only.
 """
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+import threading
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -20,6 +28,52 @@ BROKER = "broker"
 ORCHESTRATOR = "orchestrator"
 SAGA_ENDS = {"saga_completed": "completed", "saga_compensated": "compensated",
              "saga_stuck": "stuck", "saga_deadlocked": "deadlocked"}
+
+
+class Trace:
+    """One run's trace and the series the views derive from it, each worked out once (on first use)."""
+
+    def __init__(self, run: dict):
+        self.run = run
+
+    @cached_property
+    def messages(self) -> list:
+        return _messages(self.run)
+
+    @cached_property
+    def activity(self) -> list:
+        return _activity(self.run)
+
+    @cached_property
+    def state_series(self) -> list:
+        return _state_series(self.run)
+
+    @cached_property
+    def latencies(self) -> list:
+        return _latencies(self.run)
+
+
+TRACES = 4                        # runs whose Trace is kept (the runs on a page)
+KEEP_EVENTS = 100_000             # a bigger run's Trace is not kept (it would hold the run's memory on)
+_traces: OrderedDict = OrderedDict()   # id(run) -> Trace (which holds the run: its id is not reused meanwhile)
+_traces_lock = threading.Lock()
+
+
+def of(run: dict) -> Trace:
+    """The run's Trace, the same one for the same run dict while it is among the last ``TRACES`` asked for
+    (a run of more than ``KEEP_EVENTS`` events gets a Trace of its own each time: nothing holds it on)."""
+    key = id(run)
+    if len(events(run)) > KEEP_EVENTS:
+        return Trace(run)
+    with _traces_lock:
+        found = _traces.get(key)
+        if found is not None and found.run is run:
+            _traces.move_to_end(key)
+            return found
+        found = _traces[key] = Trace(run)
+        while len(_traces) > TRACES:
+            _traces.popitem(last=False)
+    return found
 
 
 def events(run: dict) -> list:
@@ -121,6 +175,11 @@ def message_flow(event: dict) -> str:
 
 
 def messages(run: dict) -> list:
+    """Every message trip, in the order it started (worked out once per run: see :func:`of`)."""
+    return of(run).messages
+
+
+def _messages(run: dict) -> list:
     """Every message trip, in the order it started.
 
     A delivery that matches no trip under way is a redelivery: the receiver
@@ -210,6 +269,11 @@ _ENDS = {"step_succeeded": ("step", "succeeded"), "step_failed": ("step", "faile
 
 
 def activity(run: dict) -> list:
+    """Steps, compensations and downtime as intervals, in order of their start (once per run: :func:`of`)."""
+    return of(run).activity
+
+
+def _activity(run: dict) -> list:
     """Steps, compensations and downtime as intervals, in order of their start.
 
     A crash ends the crashed service's work in progress (outcome ``lost``);
@@ -353,6 +417,11 @@ def state_at(run: dict, t: float) -> dict:
 
 
 def state_series(run: dict) -> list:
+    """(t, state) after each change, starting with the initial state at time 0 (once per run: :func:`of`)."""
+    return of(run).state_series
+
+
+def _state_series(run: dict) -> list:
     """(t, state) after each change, starting with the initial state at time 0."""
     state, sagas = initial_state(run), {}
     out = [(0.0, _copy(state))]
@@ -367,6 +436,11 @@ def _copy(state):
 
 
 def latencies(run: dict) -> list:
+    """Per finished saga: (saga, outcome, end time - start time) (once per run: :func:`of`)."""
+    return of(run).latencies
+
+
+def _latencies(run: dict) -> list:
     """Per finished saga: (saga, outcome, end time - start time)."""
     start, out = {}, []
     for e in events(run):
