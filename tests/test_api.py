@@ -218,3 +218,12 @@ def test_the_routes_answer_over_http_and_refuse_in_one_sentence(tmp_path, monkey
                 urllib.request.urlopen(f"{url}/api/stage/assets/{name}", timeout=30)
             assert missing.value.code in codes
     rooms.close()
+
+
+def test_the_route_uses_no_page_machinery_even_for_a_long_run(monkeypatch):
+    """The routes run outside any page's script: no progress bar, no Stop, no session's stopped runs."""
+    monkeypatch.setattr(runs, "SHOW_PROGRESS_WORK", 1)               # every run counts as long
+    monkeypatch.setattr(runs, "Watcher", lambda *a: pytest.fail("a progress bar in a route"))
+    monkeypatch.setattr(runs, "_stopped", lambda: pytest.fail("a session read in a route"))
+    answer = api.inject_answer(body(press={"kind": "crash", "target": "order", "t": 0.2, "duration": 2}))
+    assert answer["spec"].startswith("order:crash:") and len(answer["runs"]) == 2

@@ -167,14 +167,14 @@ def inject_answer(body) -> dict:
     scenario = runs.parse(text, source)
     if isinstance(scenario, str):
         raise Refused(400, "the scenario does not load")
-    shown = runs.live_runs(text, source, styles, seed, faults)
+    shown = runs.live_runs(text, source, styles, seed, faults, page=False)
     try:
         spec = inject.spec_from_press(body.get("press"), scenario, shown)
     except sim.SagaInputError as e:
         return {"error": str(e), "panel": inject.panel_data(scenario, shown, list(faults), str(e))}
     if spec not in faults:
         faults = (*faults, spec)
-        shown = runs.live_runs(text, source, styles, seed, faults)
+        shown = runs.live_runs(text, source, styles, seed, faults, page=False)
     return {**stage_runs(shown), "spec": spec, "faults": list(faults),
             "panel": inject.panel_data(scenario, shown, list(faults))}
 
@@ -281,7 +281,7 @@ def _room_payload(found) -> str:
 
     text, source, styles, seed, faults = _room_situation(found.situation)
     return _remember(_payloads, _room_runs_id(found),
-                     lambda: json.dumps(stage_runs(runs.live_runs(text, source, styles, seed, faults)),
+                     lambda: json.dumps(stage_runs(runs.live_runs(text, source, styles, seed, faults, page=False)),
                                         separators=(",", ":")), PAYLOADS)
 
 

@@ -165,16 +165,22 @@ def _cache_put(key, result) -> None:
             _cache_bytes -= len(old)
 
 
-def simulate(text: str, source: str, style: str, seed: int | None, faults: tuple, keep_events: bool = True):
+def simulate(text: str, source: str, style: str, seed: int | None, faults: tuple, keep_events: bool = True,
+             page: bool = True):
     """One run as the dict of contract 4 (plus services, steps, ...), or a one-line error message (a str).
 
     Cached across sessions by (text, source, style, seed, faults), up to ``CACHE_BYTES`` of
     pickled runs (the oldest used go first). A run this session stopped is not run again until
-    its "Run it again" button is pressed (its message comes back instead)."""
+    its "Run it again" button is pressed (its message comes back instead). ``page=False`` (the stage's
+    routes, outside any page's script run): no session, so no progress bar, no Stop, nothing stopped."""
     key = run_key(text, source, style, seed, faults, keep_events)
     hit = _cache_get(key)
     if hit is not None:
         return hit
+    if not page:
+        result = _simulate(text, source, style, seed, faults, keep_events)
+        _cache_put(key, result)
+        return result
     stopped = _stopped().get(situation(key))
     if stopped is not None:             # this run, or its other style on the page, was stopped
         _run_again_button(key)
@@ -327,12 +333,13 @@ def shown_key(text: str, style: str, seed, faults, keep_events: bool = True) -> 
     return (text_id(text), style, seed, tuple(faults), keep_events)
 
 
-def live_runs(text: str, source: str, styles, seed, faults, keep_events: bool = True) -> list:
-    """One Shown per style: the cached run of (scenario text, style, seed, faults)."""
+def live_runs(text: str, source: str, styles, seed, faults, keep_events: bool = True, page: bool = True) -> list:
+    """One Shown per style: the cached run of (scenario text, style, seed, faults); ``page=False`` from the
+    stage's routes (no session there: see :func:`simulate`)."""
     out = []
     for style in styles:
         key = shown_key(text, style, seed, faults, keep_events)
-        result = simulate(text, source, style, seed, tuple(faults), keep_events)
+        result = simulate(text, source, style, seed, tuple(faults), keep_events, page)
         out.append(Shown(key, style, None, result) if isinstance(result, str) else Shown(key, style, result))
     return out
 
