@@ -551,7 +551,7 @@ class Follower:
             self.room_clocks.append((now, dict(c)))
             if was and not self.clock["playing"] and not first:
                 rerun = True                                  # a pause: the charts follow
-        if stage and not first:
+        if stage:
             rerun = True                                      # a new situation: the page follows
         if rerun and st["page_version"] != room.get("version"):
             asyncio.get_running_loop().create_task(self._rerun_later(st, room.get("version")))

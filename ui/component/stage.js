@@ -814,7 +814,7 @@ class Stage {
       this.syncBar();
       if (!first && wasPlaying && !this.clock.playing) rerun = true;     // a pause: the charts follow
     }
-    if (room.stage && !first) rerun = true;                                // a new situation: the page follows
+    if (room.stage) rerun = true;       // a new situation (also one that came between the page's run and this poll)
     this.drawNow();
     // the page follows too: each learner after a random wait of up to 0.8 s, so a class's reruns do not all
     // land on the server in the same instant (their stages already show the room)
