@@ -43,7 +43,7 @@ def view(scenario, text: str, source: str, story=None) -> None:
     lessoncheck.badge(scenario, text, source)       # issue 18: a lesson whose own expect: fails says so
     if replay:
         st.info(f"Replaying **{md(replay['file'])}** (scenario {md(replay['name'])}): a recorded run, so the "
-                "instructor's panel is off. Pick a scenario on the left to play live again.",
+                "instructor's panel is off. Pick a lesson above to play live again.",
                 icon=":material/history:")
     if learner:
         _stage(scenario, text, source)     # no presses; its one trigger ("room") reruns the whole page anyway
