@@ -264,23 +264,21 @@ def _room_situation(situation: dict):
     return entry.text, entry.source, styles, situation.get("seed"), tuple(str(f) for f in situation.get("faults") or ())
 
 
-def _room_runs_id(found) -> str | None:
-    """The runs id a learner's page shows for this room, from the runs' keys alone (nothing simulated)."""
+def _room_runs_id(where) -> str:
+    """The runs id a learner's page shows for a room's situation (``_room_situation``), from the runs' keys
+    alone (nothing simulated)."""
     from . import runs
 
-    where = _room_situation(found.situation)
-    if where is None:
-        return None
     text, _, styles, seed, faults = where
     return _runs_id([runs.shown_key(text, style, seed, faults) for style in styles])
 
 
-def _room_payload(found) -> str:
-    """The stage's runs of the room's situation, encoded (once per runs id, however many learners ask)."""
+def _room_payload(where, runs_id: str) -> str:
+    """The stage's runs of a room's situation, encoded (once per runs id, however many learners ask)."""
     from . import runs
 
-    text, source, styles, seed, faults = _room_situation(found.situation)
-    return _remember(_payloads, _room_runs_id(found),
+    text, source, styles, seed, faults = where
+    return _remember(_payloads, runs_id,
                      lambda: json.dumps(stage_runs(runs.live_runs(text, source, styles, seed, faults, page=False)),
                                         separators=(",", ":")), PAYLOADS)
 
@@ -300,10 +298,11 @@ def follow_answer(code: str, learner: str, version, have_runs: str) -> str:
             "situation": found.situation, "ask": ask, "revealed": found.revealed,
             "mine": _store().my_answer(code, ask["id"], learner) if ask else None}
     head = json.dumps(part, separators=(",", ":"))
-    wanted = _room_runs_id(found)
+    where = _room_situation(found.situation)
+    wanted = None if where is None else _room_runs_id(where)
     if wanted is None or wanted == have_runs:
         return head
-    return head[:-1] + ',"stage":' + _room_payload(found) + "}"
+    return head[:-1] + ',"stage":' + _room_payload(where, wanted) + "}"
 
 
 def _unmoved(version) -> str:

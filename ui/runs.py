@@ -177,16 +177,13 @@ def simulate(text: str, source: str, style: str, seed: int | None, faults: tuple
     hit = _cache_get(key)
     if hit is not None:
         return hit
-    if not page:
-        result = _simulate(text, source, style, seed, faults, keep_events)
-        _cache_put(key, result)
-        return result
-    stopped = _stopped().get(situation(key))
-    if stopped is not None:             # this run, or its other style on the page, was stopped
-        _run_again_button(key)
-        said = stopped.get(style) or f"The {style} run was not started: you stopped the {next(iter(stopped))} run."
-        return Stopped(said)
-    result = _simulate(text, source, style, seed, faults, keep_events, key)
+    if page:
+        stopped = _stopped().get(situation(key))
+        if stopped is not None:         # this run, or its other style on the page, was stopped
+            _run_again_button(key)
+            said = stopped.get(style) or f"The {style} run was not started: you stopped the {next(iter(stopped))} run."
+            return Stopped(said)
+    result = _simulate(text, source, style, seed, faults, keep_events, key if page else None)   # key: a Watcher
     _cache_put(key, result)
     return result
 

@@ -160,10 +160,6 @@ def pending() -> bool:
 # ---------------------------------------------------------------- what the browser gets
 
 
-def runs_id(shown: list) -> str:
-    return api.runs_id(shown)
-
-
 def data(shown: list, panel: dict | None, live: tuple | None = None) -> dict:
     """What the stage gets: the runs, the clock command, the panel; with ``live`` = (scenario text, source)
     for an instructor's panel, how to reach the injection route; for a learner, the room to poll (its clock and
