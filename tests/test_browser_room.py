@@ -81,3 +81,59 @@ def test_a_class_follows_answers_and_survives_a_restart(tmp_path):
             again.get_by_role("button", name="Done: next question").wait_for(timeout=10_000)   # and it still drives
     finally:
         os.environ.pop("SAGA_DATA_DIR", None)
+
+
+class Gate:
+    """Holds what the server sends one page over Streamlit's websocket until told to pass it on: a page whose
+    rerun is slow, made to order (a real browser's stage, a real server)."""
+
+    def __init__(self, page):
+        self.held, self.closed = [], False
+        page.route_web_socket("**/_stcore/stream", self._route)
+
+    def _route(self, ws):
+        server = ws.connect_to_server()
+        ws.on_message(server.send)
+        server.on_message(lambda m: self.held.append((ws, m)) if self.closed else ws.send(m))
+
+    def release(self, n: int | None = None, close: bool = True) -> None:
+        out, self.held = self.held[:n], self.held[len(self.held) if n is None else n:]
+        self.closed = close
+        for ws, m in out:
+            ws.send(m)
+
+
+def test_a_learner_page_that_lags_behind_its_stage_does_not_move_the_clock_back():
+    """The learner's page reruns for an injection; before its answer arrives the instructor pauses and the
+    stage's poll shows the pause. The page's late answer (the room as it was, playing) must not start the
+    learner's clock again: the learner stays paused where the instructor paused."""
+    with serve.server() as url, serve.contexts(2, [(1280, 900), (1024, 768)]) as (teacher, learner):
+        gate = Gate(learner)
+        teacher.goto(f"{url}/?room=new&scenario=happy-path")
+        teacher.wait_for_function("() => location.search.includes('key=')", timeout=60_000)
+        code = re.search(r"room=([A-Z0-9]+)", teacher.url).group(1)
+        learner.goto(f"{url}/?room={code}")
+        learner.get_by_role("button", name="Play", exact=True).wait_for(timeout=60_000)
+        teacher.get_by_text("1 following").wait_for(timeout=20_000)
+        teacher.get_by_role("radio", name="inventory", exact=True).click()
+        teacher.get_by_role("radio", name="0.25× speed").click()
+        teacher.get_by_role("button", name="Play", exact=True).click()
+        learner.wait_for_function(f"() => ({T})() > 0.3", timeout=10_000)
+
+        gate.closed = True                                # from here the learner's page hears nothing
+        old = learner.evaluate(RUN)
+        teacher.get_by_role("button", name="Fail its next step").click()
+        learner.wait_for_function(f"(old) => ({RUN})() !== old", arg=old, timeout=10_000)   # the poll brought it
+        learner.wait_for_timeout(2500)                    # the stage asked its page to rerun; the answer is held
+        late = len(gate.held)
+        assert late > 0, "the learner's page did not rerun for the injection"
+        teacher.get_by_role("button", name="Pause", exact=True).click()
+        teacher.wait_for_timeout(300)
+        paused = stage_t(teacher)                         # the room keeps the clock to 1/1000
+        learner.wait_for_function(f"(t) => Math.abs(({T})() - t) < 2e-3", arg=paused, timeout=10_000)
+        gate.release(late)                                # the page's answer from before the pause, late
+        learner.wait_for_timeout(1500)
+        assert abs(stage_t(learner) - paused) < 2e-3, "the page's late answer moved the learner's clock"
+        gate.release(close=False)                         # the rest, and the page follows again
+        learner.wait_for_timeout(1500)
+        assert abs(stage_t(learner) - paused) < 2e-3 and abs(stage_t(teacher) - paused) < 1e-9

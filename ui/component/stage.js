@@ -557,7 +557,11 @@ class Stage {
     this.setters = setters;
     this.api = data.api || null;
     const firstRuns = this.runsId === null;
-    let take = data.runs_id !== this.runsId;
+    // a following learner's page may have read the room before this stage's poll brought a later moment (its
+    // rerun was under way when the instructor paused): its runs and clock are older than those on screen
+    const st = this.followState, f = data.follow;
+    const behind = !!(st && st.following && f && f.following && typeof f.version === "number" && f.version < st.version);
+    let take = data.runs_id !== this.runsId && !behind;
     const p = this.pendingInject;
     if (p) {
       // the route's runs are on screen and the session has not adopted the fault yet: a rerun that still
@@ -568,11 +572,13 @@ class Stage {
     }
     if (take) this.swapTimed(data);
     if (data.clock && data.clock.id !== this.clockId) {
-      this.clockId = data.clock.id;
-      this.clock.t = Math.min(Math.max(0, data.clock.t || 0), this.end);
-      this.clock.speed = data.clock.speed || 1;
-      this.clock.playing = !!data.clock.playing && this.clock.t < this.end;
-      this.clock.last = null;
+      this.clockId = data.clock.id;          // a command is taken once; one from a page that is behind, never
+      if (!behind) {
+        this.clock.t = Math.min(Math.max(0, data.clock.t || 0), this.end);
+        this.clock.speed = data.clock.speed || 1;
+        this.clock.playing = !!data.clock.playing && this.clock.t < this.end;
+        this.clock.last = null;
+      }
     }
     if (firstRuns || data.prefs_id !== this.prefsId) {
       this.prefsId = data.prefs_id;
