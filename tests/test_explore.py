@@ -142,16 +142,21 @@ def test_same_bytes_in_process_on_a_process_pool_and_a_thread_pool():
         assert to_json(explore_fn(sc, executor=pool, chunks=50)) == here
 
 
-def test_a_dask_local_cluster_gives_the_process_pools_bytes():
+def test_a_dask_local_cluster_gives_the_process_pools_bytes(monkeypatch):
     distributed = pytest.importorskip("distributed")
+    import distributed.client
     sc = sim.load_scenario(DECLINED)
     pool = to_json(explore_fn(sc, "both", workers=2))
+    hashed = []                 # a task named by hashing its arguments: the scenario hashed again for each chunk
+    monkeypatch.setattr(distributed.client, "tokenize",
+                        lambda *a, _t=distributed.client.tokenize, **k: hashed.append(a[0]) or _t(*a, **k))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
             distributed.Client(cl, timeout=30) as client:
         seen = []
         dask = to_json(explore_fn(sc, "both", executor=client.get_executor(), chunks=24,
                                   progress=lambda d, t: seen.append((d, t))))
     assert dask == pool
+    assert not [f for f in hashed if getattr(f, "__name__", "") == "run_chunk"], "the sweep's tasks were hashed"
     assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == json.loads(pool)["faults_tried"]
 
 
