@@ -2,14 +2,17 @@
 
 A fault is a frozen record. It comes from a scenario file (a mapping), from the
 command line (``TARGET:KIND[:key=value,...]``) or from the app's live buttons;
-all three go through :func:`fault_from_mapping`, the one door.
+all three go through :func:`fault_from_mapping`, the one door. Past the door a
+fault travels as this record, to the engine; its spec (``to_spec``) is the text
+a link, a browser or a cache key carries, and text coming back is parsed again
+where it comes in (:func:`for_scenario`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
 
-from .errors import FaultError
+from .errors import FaultError, SagaInputError
 
 SERVICE_KINDS = ("fail", "compensation_fail", "crash", "slow", "crash_before_publish")
 BROKER_KINDS = ("drop", "duplicate", "delay")
@@ -209,3 +212,20 @@ def check_fault_targets(fault: Fault, services, where="fault") -> None:
             f"target {fault.target!r} is not a service of this scenario"
             f"{did_you_mean(fault.target, list(services) + ['orchestrator', 'broker'])} "
             f"(services: {', '.join(services)}; also orchestrator, broker)", where)
+
+
+def for_scenario(faults, services) -> tuple:
+    """Faults for one scenario: each a :class:`Fault` (passed as it is) or its command-line spec (parsed
+    here, once), and each target checked against ``services``. The first that is wrong raises
+    ``FaultError`` (a ``SagaInputError``) naming it."""
+    out = []
+    for f in faults:
+        if isinstance(f, str):
+            f, where = parse_fault(f), f"fault {f!r}"
+        elif isinstance(f, Fault):
+            where = f"fault {f.to_spec()!r}"
+        else:
+            raise SagaInputError(f"is not a fault: {f!r}", None, "faults")
+        check_fault_targets(f, services, where)
+        out.append(f)
+    return tuple(out)

@@ -12,7 +12,7 @@ from functools import cached_property
 from .engine import Sim
 from .errors import SagaInputError
 from .export import clean, jsonl_lines
-from .faults import Fault, check_fault_targets, parse_fault
+from .faults import for_scenario
 from .scenario import STYLES, Scenario
 from .services import Inventory, Payment
 from .trace import EVENT_FIELDS, records  # noqa: F401  (EVENT_FIELDS: the layout, named once)
@@ -43,11 +43,7 @@ def run(scenario: Scenario, style: str, seed: int | None = None, faults=(), keep
     seed = scenario.seed if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise SagaInputError(f"must be a whole number, got {seed!r}", None, "seed")
-    added = tuple(parse_fault(f) if isinstance(f, str) else f for f in faults)
-    for f in added:
-        if not isinstance(f, Fault):
-            raise SagaInputError(f"is not a fault: {f!r}", None, "faults")
-        check_fault_targets(f, scenario.services, f"fault {f.to_spec()!r}")
+    added = for_scenario(faults, scenario.services)
     all_faults = added if extra_faults_only else tuple(scenario.faults) + added
     sim = Sim(scenario, style, seed, all_faults, keep_events, reference)
     if progress is not None:

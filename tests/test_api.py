@@ -35,7 +35,7 @@ def test_an_injection_is_answered_with_the_runs_the_page_would_show():
     answer = api.inject_answer(body())
     scenario = sim.parse_scenario(HAPPY, SOURCE)
     before = runs.live_runs(HAPPY, SOURCE, BOTH, None, ())
-    spec = inject.spec_from_press(body()["press"], scenario, before)          # the page's own rule
+    spec = inject.fault_from_press(body()["press"], scenario, before).to_spec()          # the page's own rule
     assert answer["spec"] == spec and answer["faults"] == [spec]
     after = runs.live_runs(HAPPY, SOURCE, BOTH, None, (spec,))
     assert answer["runs_id"] == api.runs_id(after) != api.runs_id(before)
@@ -86,6 +86,36 @@ def test_a_malformed_request_is_refused_in_one_sentence(change, status):
     with pytest.raises(api.Refused) as refused:
         api.inject_answer(body(**change))
     assert refused.value.status == status and "\n" not in str(refused.value)
+
+
+def test_a_fault_list_that_is_not_this_scenarios_is_refused_at_the_door():
+    for faults in (["payment:explode"], ["nobody:fail"], ["payment:fail:at=-1"]):
+        with pytest.raises(api.Refused) as refused:
+            api.inject_answer(body(faults=faults))
+        assert refused.value.status == 400 and str(refused.value).startswith("the faults so far: ")
+
+
+def test_one_fault_from_the_press_to_the_engine_is_made_once_and_never_parsed_again(monkeypatch):
+    """The walk of an injected fault: the press becomes a ``sim.Fault`` (the door: ``fault_from_mapping``,
+    its target checked), and that record travels to the engine as it is. Text is parsed only where text comes
+    in: the faults so far that the browser sends back, once each."""
+    runs._cache.clear()
+    made, parsed = [], []
+    door, parse = sim.faults.fault_from_mapping, sim.faults.parse_fault
+    monkeypatch.setattr(sim, "fault_from_mapping", lambda *a, **k: made.append(a) or door(*a, **k))
+    monkeypatch.setattr(sim.faults, "parse_fault", lambda spec: parsed.append(spec) or parse(spec))
+    monkeypatch.setattr(sim, "parse_fault", sim.faults.parse_fault)
+    seen = []                   # what reached sim.run, and what had been parsed by then
+    real_run = sim.run
+    monkeypatch.setattr(sim, "run", lambda *a, **k: seen.append((k["faults"], list(parsed))) or real_run(*a, **k))
+    first = api.inject_answer(body())
+    assert len(made) == 1                                  # made once, from the press
+    assert [[type(f) for f in fs] for fs, _ in seen[-2:]] == [[sim.Fault]] * 2    # that record, in both styles' runs
+    assert all(p == [] for _, p in seen)                   # and no fault text parsed on the way
+    made.clear(), seen.clear()
+    second = api.inject_answer(body(faults=first["faults"], press={"kind": "crash", "target": "inventory", "t": 0.5}))
+    assert seen[-1][1] == first["faults"] and len(made) == 1    # the text that came back, parsed once; the press made once
+    assert second["faults"][0] == first["spec"]
 
 
 def test_a_request_that_is_not_an_object_is_refused():

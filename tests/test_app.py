@@ -451,6 +451,13 @@ def test_url_round_trip():
     assert at.query_params["fault"] == ["payment:fail:saga=1", "payment:crash:recover_after=5"]
 
 
+def test_a_links_fault_is_kept_in_its_one_spelling():
+    """A hand-written link may spell a fault its own way; the session keeps the fault's own spec, so the link
+    it shares, the room and the runs' cache agree with a press of the same fault."""
+    at = app(scenario="happy-path", fault=" payment : fail : times=1.0,saga=01 ")
+    assert at.session_state.faults == ["payment:fail:saga=1,times=1"]
+
+
 def test_a_bad_link_is_explained_not_fatal():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update({"scenario": "no-such", "style": "jazz", "seed": "x", "fault": "payment:explode"})

@@ -1,7 +1,8 @@
 """Faults (issue 3): each kind's exact outcome, the events that show it, the invariants, and the prefix property."""
 import pytest
 
-from sim import FaultError, parse_fault, run
+from sim import Fault, FaultError, SagaInputError, parse_fault, run
+from sim.faults import for_scenario
 
 from helpers import kinds, scenario, steps_log
 
@@ -378,3 +379,15 @@ def test_choreography_refuses_a_late_event_visibly():
     assert "refused" in refused["detail"]["reason"]
     assert r["outcomes"] == {"1": "compensated"} and r["final_state"]["balances"]["alice"] == 100
     assert r["invariants"] == ALL_OK
+
+
+def test_faults_for_a_scenario_parse_text_once_pass_records_and_name_the_wrong_one():
+    sc = scenario()
+    record = parse_fault("payment:fail:saga=1")
+    got = for_scenario(["inventory:crash:at=2", record], sc.services)
+    assert got == (parse_fault("inventory:crash:at=2"), record) and got[1] is record
+    for bad, words in ((["nobody:fail"], "fault 'nobody:fail': target 'nobody' is not a service"),
+                       ([Fault("nobody", "fail")], "fault 'nobody:fail': target 'nobody'"),
+                       (["payment:explode"], "kind must be one of"), ([42], "is not a fault")):
+        with pytest.raises(SagaInputError, match=words):
+            for_scenario(bad, sc.services)

@@ -7,7 +7,7 @@ instead, and the session is told afterwards:
 
 - ``POST /api/stage/inject``: an instructor's button. The stage sends the press
   (kind, target, the time on screen), the scenario's token and the faults so
-  far; the route turns the press into a fault (``inject.spec_from_press``, the
+  far; the route turns the press into a fault (``inject.fault_from_press``, the
   page's own rule), re-simulates (the shared run cache) and answers with the
   new runs, digested for the stage. The stage swaps them in at once, then tells
   its session, which adopts the fault (checked again) for the charts, the link
@@ -167,16 +167,20 @@ def inject_answer(body) -> dict:
     scenario = runs.parse(text, source)
     if isinstance(scenario, str):
         raise Refused(400, "the scenario does not load")
+    try:             # the list so far, as the browser sends it back: parsed here, once, into records
+        faults = sim.faults.for_scenario(faults, scenario.services)
+    except sim.SagaInputError as e:
+        raise Refused(400, f"the faults so far: {e}") from None
     shown = runs.live_runs(text, source, styles, seed, faults, page=False)
     try:
-        spec = inject.spec_from_press(body.get("press"), scenario, shown)
+        fault = inject.fault_from_press(body.get("press"), scenario, shown)
     except sim.SagaInputError as e:
-        return {"error": str(e), "panel": inject.panel_data(scenario, shown, list(faults), str(e))}
-    if spec not in faults:
-        faults = (*faults, spec)
+        return {"error": str(e), "panel": inject.panel_data(scenario, shown, faults, str(e))}
+    if fault not in faults:                     # the record goes on to the runs as it is
+        faults = (*faults, fault)
         shown = runs.live_runs(text, source, styles, seed, faults, page=False)
-    return {**stage_runs(shown), "spec": spec, "faults": list(faults),
-            "panel": inject.panel_data(scenario, shown, list(faults))}
+    return {**stage_runs(shown), "spec": fault.to_spec(), "faults": list(runs.specs(faults)),   # to the browser as text
+            "panel": inject.panel_data(scenario, shown, faults)}
 
 
 # ---------------------------------------------------------------- a learner follows a room

@@ -1,8 +1,8 @@
 """The instructor's faults: a press on the stage's panel becomes a fault at the time on screen.
 
 The buttons live in the stage (the browser knows the time at the click); this
-module turns a press into one fault spec (contract 2) with ``at`` = that time,
-validated once, and keeps the session's fault list. It also draws the typed
+module turns a press into one fault (a ``sim.Fault``) with ``at`` = that time,
+validated once, and keeps the session's fault list (as specs, contract 2). It also draws the typed
 fault form and the fault list of the load view. A fault is appended to the
 session's fault list; the runs are re-simulated (cached) with it, and the
 prefix property keeps everything before that time as it was, so playback goes
@@ -59,10 +59,11 @@ def at_time(t: float) -> float:
     return math.ceil(round(float(t) * 100, 6)) / 100
 
 
-def spec_from_press(press, scenario, shown: list) -> str:
-    """The fault spec (contract 2) an instructor's button means: ``press`` is what the browser sent (kind,
-    target, message, duration, how often, and the time on screen). A press that says nothing sensible raises
-    ``sim.SagaInputError`` with one line. Pure: the page and the stage's route (``ui.api``) both call it."""
+def fault_from_press(press, scenario, shown: list) -> sim.Fault:
+    """The fault an instructor's button means, checked for this scenario: ``press`` is what the browser sent
+    (kind, target, message, duration, how often, and the time on screen). A press that says nothing sensible
+    raises ``sim.SagaInputError`` with one line. Pure: the page and the stage's route (``ui.api``) both call
+    it, and pass the record on to the runs as it is."""
     services = scenario.services
     if not isinstance(press, dict):
         raise sim.SagaInputError("the new fault: the button sent nothing readable")
@@ -82,9 +83,7 @@ def spec_from_press(press, scenario, shown: list) -> str:
         raise sim.SagaInputError("the new fault: the orchestrator can only crash or be slow")
     mapping = fault_mapping(kind, target, float(t), shown, float(duration), press.get("often", "once"),
                             press.get("message"))
-    fault = sim.fault_from_mapping(mapping, "the new fault")
-    sim.faults.check_fault_targets(fault, services, "the new fault")
-    return fault.to_spec()
+    return sim.fault_from_mapping(mapping, "the new fault")      # its target is one of the above: sim.run checks
 
 
 def from_stage(press, scenario, shown: list) -> None:
@@ -92,11 +91,11 @@ def from_stage(press, scenario, shown: list) -> None:
     reached): the fault joins the session's list, or the panel shows why not."""
     ss()._inject_error = None
     try:
-        spec = spec_from_press(press, scenario, shown)
+        fault = fault_from_press(press, scenario, shown)
     except sim.SagaInputError as e:
         ss()._inject_error = str(e)
     else:
-        add(spec)
+        add(fault.to_spec())
 
 
 def adopt(faults, scenario) -> None:
@@ -110,11 +109,11 @@ def adopt(faults, scenario) -> None:
         return
     taken = []
     for spec in faults:
-        problem = runs.check_fault(spec, scenario)
-        if problem:
-            ss()._inject_error = problem
+        fault = runs.take_fault(spec, scenario)
+        if isinstance(fault, str):
+            ss()._inject_error = fault
             return
-        spec = sim.parse_fault(spec).to_spec()
+        spec = fault.to_spec()
         if spec not in taken:
             taken.append(spec)
     ss().faults = taken
@@ -130,11 +129,10 @@ def add(spec: str) -> None:
 
 def _add_typed(scenario) -> None:
     state = ss()
-    spec = (state.get("w_spec") or "").strip()
-    problem = runs.check_fault(spec, scenario)
-    state._typed_error = problem
-    if not problem:
-        add(sim.parse_fault(spec).to_spec())
+    fault = runs.take_fault((state.get("w_spec") or "").strip(), scenario)
+    state._typed_error = fault if isinstance(fault, str) else None
+    if not isinstance(fault, str):
+        add(fault.to_spec())
         state.w_spec = ""
 
 
@@ -162,7 +160,7 @@ def message_names(shown: list, scenario) -> list:
 
 def panel_data(scenario, shown: list, faults=None, error: str | None = None) -> dict:
     """What the stage's instructor panel shows: the targets, the message names, the faults so far (the
-    session's, unless ``faults`` is given, as the stage's route does)."""
+    session's specs, unless ``faults`` is given: the stage's route gives its ``sim.Fault`` records)."""
     if faults is None:
         faults, error = ss().faults, ss().get("_inject_error")
     targets = [*scenario.services]
@@ -171,10 +169,15 @@ def panel_data(scenario, shown: list, faults=None, error: str | None = None) -> 
     struck = effects(shown)
     own = [f.describe() for f in scenario.faults]
     return {"targets": targets, "messages": message_names(shown, scenario),
-            "faults": [{"spec": spec, "text": runs.describe(spec), "note": no_effect(spec, shown, struck)}
-                       for spec in faults],
+            "faults": [{"spec": spec, "text": text, "note": no_effect(spec, shown, struck)}
+                       for spec, text in map(_spec_and_words, faults)],
             "own": ("From the scenario file: " + "; ".join(own)) if own else "",
             "error": error or ""}
+
+
+def _spec_and_words(fault) -> tuple:
+    """A fault (a record, or a spec) as its spec and its sentence."""
+    return (fault, runs.describe(fault)) if isinstance(fault, str) else (fault.to_spec(), fault.describe())
 
 
 def typed_fault(scenario, example: str) -> None:

@@ -117,29 +117,22 @@ _cache_lock = threading.Lock()
 
 
 def too_big(scenario, style: str, faults, keep_events: bool = True) -> str | None:
-    """Why this run is too big for the page (and the command that runs it instead), or None."""
-    try:
-        parsed = [sim.parse_fault(f) if isinstance(f, str) else f for f in faults]
-    except sim.SagaInputError:
-        return None                           # the run itself says what is wrong with the fault
-    work, events = estimate(scenario, style, tuple(scenario.faults) + tuple(parsed))
+    """Why this run is too big for the page (and the command that runs it instead), or None (``faults``:
+    ``sim.Fault`` records)."""
+    work, events = estimate(scenario, style, tuple(scenario.faults) + tuple(faults))
     if work <= APP_MAX_WORK and (not keep_events or events <= APP_MAX_EVENTS):
         return None
     size = f"about {events:,} events" if keep_events and events > APP_MAX_EVENTS else f"about {work:,} units of work"
     file = scenario.path if scenario.path and not scenario.path.startswith("<") else "scenario.yaml"
-    extra = "".join(f" --fault {f}" for f in faults if isinstance(f, str))
+    extra = "".join(f" --fault {f.to_spec()}" for f in faults)
     return (f"This {style} run is too big for the page ({size}); it was not started. Run it from a "
             f"terminal instead: python -m sim run {literal(file)} --style {style}{literal(extra) if extra else ''} "
             "--format summary")
 
 
 def _long(scenario, style: str, faults) -> bool:
-    """Long enough to show progress (and a Stop button) on the page."""
-    try:
-        parsed = [sim.parse_fault(f) if isinstance(f, str) else f for f in faults]
-    except sim.SagaInputError:
-        return False
-    return estimate(scenario, style, tuple(scenario.faults) + tuple(parsed))[0] >= SHOW_PROGRESS_WORK
+    """Long enough to show progress (and a Stop button) on the page (``faults``: ``sim.Fault`` records)."""
+    return estimate(scenario, style, tuple(scenario.faults) + tuple(faults))[0] >= SHOW_PROGRESS_WORK
 
 
 def _cache_get(key):
@@ -189,9 +182,15 @@ def simulate(text: str, source: str, style: str, seed: int | None, faults: tuple
 
 
 def run_key(text: str, source: str, style: str, seed: int | None, faults, keep_events: bool = True) -> tuple:
-    """What a run is cached (and stopped) under."""
-    return (hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), source, style, seed, tuple(faults),
+    """What a run is cached (and stopped) under: the faults by their specs, so a fault given as text (the
+    session's list) and the same fault given as a record (the stage's route) share one run."""
+    return (hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), source, style, seed, specs(faults),
             keep_events)
+
+
+def specs(faults) -> tuple:
+    """Faults (``sim.Fault`` records or their specs) as their specs."""
+    return tuple(f if isinstance(f, str) else f.to_spec() for f in faults)
 
 
 # ---------------------------------------------------------------- a long run: progress and Stop
@@ -289,6 +288,11 @@ def _simulate(text, source, style, seed, faults, keep_events, key=None):
     scenario = parse(text, source)
     if isinstance(scenario, str):
         return scenario
+    try:        # specs (the session's list) are parsed here, once; records (the stage's route) pass as they are;
+        # sim.run checks their targets
+        faults = tuple(sim.parse_fault(f) if isinstance(f, str) else f for f in faults)
+    except sim.SagaInputError as e:
+        return literal(str(e), 600)
     problem = too_big(scenario, style, faults, keep_events)
     if problem:
         return problem
@@ -327,7 +331,7 @@ def text_id(text: str) -> str:
 
 def shown_key(text: str, style: str, seed, faults, keep_events: bool = True) -> tuple:
     """What a shown run's figures are cached and named by (``Shown.key``): known before anything is simulated."""
-    return (text_id(text), style, seed, tuple(faults), keep_events)
+    return (text_id(text), style, seed, specs(faults), keep_events)
 
 
 def live_runs(text: str, source: str, styles, seed, faults, keep_events: bool = True, page: bool = True) -> list:
@@ -341,14 +345,13 @@ def live_runs(text: str, source: str, styles, seed, faults, keep_events: bool = 
     return out
 
 
-def check_fault(spec: str, scenario) -> str | None:
-    """None if ``spec`` is a fault this scenario can take, else the one-line reason."""
+def take_fault(spec, scenario):
+    """The fault ``spec`` (text from a link, a form or a browser) means for this scenario, as a ``sim.Fault``;
+    or, if it is none, the one-line reason (a str)."""
     try:
-        fault = sim.parse_fault(spec)
-        sim.faults.check_fault_targets(fault, scenario.services, f"fault {spec!r}")
+        return sim.faults.for_scenario((spec,), scenario.services)[0]
     except sim.SagaInputError as e:
         return literal(str(e), 600)
-    return None
 
 
 def describe(spec: str) -> str:

@@ -83,10 +83,13 @@ def _read_url(entries) -> None:
     specs = params.get_all("fault")
     scenario = current_scenario(entries)
     for spec in specs:
-        problem = runs.check_fault(spec, scenario) if not isinstance(scenario, str) else None
-        if problem:
-            notices.append(f"Left out a fault from the link: {problem}")
-        elif spec not in state.faults:
+        if not isinstance(scenario, str):         # (a scenario that does not load says so itself)
+            fault = runs.take_fault(spec, scenario)
+            if isinstance(fault, str):
+                notices.append(f"Left out a fault from the link: {fault}")
+                continue
+            spec = fault.to_spec()                # its one spelling: the link, the list and the runs agree
+        if spec not in state.faults:
             state.faults.append(spec)
 
 
