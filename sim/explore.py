@@ -243,7 +243,7 @@ def _cuts(n: int, workers: int, chunks: int | None = None) -> list:
 def _map(executor, scenario, seed, parts, bases, progress, total):
     # A Dask executor names each task by hashing its arguments unless told the call is impure: that hashing
     # of the scenario, the chunk and the baselines, in this process, cost ~0.15 s a sweep here (a tenth of a
-    # 2-worker sweep, and what kept Dask's 1 -> 2 workers below 1.8x). The results are the same either way.
+    # 2-worker sweep, on the cores the workers need). The results are the same either way.
     extra = {"pure": False} if type(executor).__module__.startswith("distributed.") else {}
     futures = {executor.submit(run_chunk, scenario, seed, part, bases, **extra): i for i, part in enumerate(parts)}
     results = [None] * len(parts)

@@ -2,11 +2,11 @@
 
 The buttons live in the stage (the browser knows the time at the click); this
 module turns a press into one fault (a ``sim.Fault``) with ``at`` = that time,
-validated once, and keeps the session's fault list (as specs, contract 2). It also draws the typed
-fault form and the fault list of the load view. A fault is appended to the
-session's fault list; the runs are re-simulated (cached) with it, and the
-prefix property keeps everything before that time as it was, so playback goes
-on from the same moment.
+validated once, and keeps the session's fault list (as specs, contract 2). It
+also draws the typed fault form and the fault list of the load view. A fault is
+appended to the session's fault list; the runs are re-simulated (cached) with
+it, and the prefix property keeps everything before that time as it was, so
+playback goes on from the same moment.
 """
 from __future__ import annotations
 
