@@ -124,7 +124,11 @@ def test_a_learner_page_that_lags_behind_its_stage_does_not_move_the_clock_back(
         old = learner.evaluate(RUN)
         teacher.get_by_role("button", name="Fail its next step").click()
         learner.wait_for_function(f"(old) => ({RUN})() !== old", arg=old, timeout=10_000)   # the poll brought it
-        learner.wait_for_timeout(2500)                    # the stage asked its page to rerun; the answer is held
+        for _ in range(60):                               # the stage asks its page to rerun (within 0.8 s) ...
+            if gate.held:
+                break
+            learner.wait_for_timeout(250)
+        learner.wait_for_timeout(1500)                    # ... and the page's whole answer is held
         late = len(gate.held)
         assert late > 0, "the learner's page did not rerun for the injection"
         teacher.get_by_role("button", name="Pause", exact=True).click()
