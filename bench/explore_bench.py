@@ -30,6 +30,14 @@ from sim.library import list_scenarios  # noqa: E402
 
 SCALING_LESSON = "pivot-and-retriable"     # the largest lesson space
 
+# Dask's housekeeping, quieted for a sweep of CPU-bound tasks (README, "Exploring on Dask"): every worker,
+# nanny and scheduler wakes its event loop every 20 ms to time it, each worker samples its threads' stacks
+# every 10 ms and its memory every 100 ms, and the scheduler may move queued tasks between workers (the
+# guided chunks are balanced already). On two cores all of it runs beside the workers.
+DASK_QUIET = {"distributed.admin.tick.interval": "500ms", "distributed.worker.profile.enabled": False,
+              "distributed.worker.memory.monitor-interval": "1s", "distributed.scheduler.work-stealing": False,
+              "distributed.admin.system-monitor.interval": "2s"}
+
 
 def lessons():
     return [sc for _, sc in list_scenarios() if not isinstance(sc, Exception) and not is_load(sc)]
@@ -155,28 +163,35 @@ def scaling(repeat, sc):
     # One cluster at a time, started (and warmed: sim imported on its workers) outside the timing and closed
     # after it: an idle cluster beside the one timed takes its share of two cores (its scheduler's ticks, its
     # nannies' and workers' heartbeats). The scheduler and this client share this process: its CPU is shown.
-    wall = {1: [], 2: []}
-    main = {1: [], 2: []}
-    start = {1: [], 2: []}
+    # Dask as it comes, and with its housekeeping quieted (DASK_QUIET, what the README recommends for a
+    # sweep), interleaved.
+    import dask
+    wall = {(q, w): [] for q in (False, True) for w in (1, 2)}
+    main, start = {k: [] for k in wall}, {k: [] for k in wall}
     for _ in range(repeat):
-        for w in (1, 2):
-            t0 = time.perf_counter()
-            with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None,
-                              silence_logs=logging.ERROR) as cl, Client(cl) as client:
-                start[w].append(time.perf_counter() - t0)
-                executor = client.get_executor()
-                sim.explore(sc, executor=executor, workers=w)
-                before = os.times()
+        for quiet in (False, True):
+            for w in (1, 2):
                 t0 = time.perf_counter()
-                sim.explore(sc, executor=executor, workers=w)     # guided tasks, as the pool
-                wall[w].append(time.perf_counter() - t0)
-                after = os.times()
-                main[w].append(after.user + after.system - before.user - before.system)
-    one, two = min(wall[1]), min(wall[2])
-    print(f"Dask LocalCluster  1 worker {one:5.2f} s ({n / one:5.0f} runs/s), 2 workers {two:5.2f} s "
-          f"({n / two:5.0f} runs/s): {_ratios(wall)}")
-    print(f"                   CPU in this process (plan, scheduler, client, summary): {min(main[1]):.2f} / "
-          f"{min(main[2]):.2f} s; cluster start {min(start[1]):.1f} / {min(start[2]):.1f} s, not included")
+                with dask.config.set(DASK_QUIET if quiet else {}), \
+                        LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None,
+                                     silence_logs=logging.ERROR) as cl, Client(cl) as client:
+                    start[quiet, w].append(time.perf_counter() - t0)
+                    executor = client.get_executor()
+                    sim.explore(sc, executor=executor, workers=w)
+                    before = os.times()
+                    t0 = time.perf_counter()
+                    sim.explore(sc, executor=executor, workers=w)     # guided tasks, as the pool
+                    wall[quiet, w].append(time.perf_counter() - t0)
+                    after = os.times()
+                    main[quiet, w].append(after.user + after.system - before.user - before.system)
+    for quiet in (False, True):
+        one, two = min(wall[quiet, 1]), min(wall[quiet, 2])
+        print(("Dask, quieted      " if quiet else "Dask LocalCluster  ") +
+              f"1 worker {one:5.2f} s ({n / one:5.0f} runs/s), 2 workers {two:5.2f} s "
+              f"({n / two:5.0f} runs/s): {_ratios({1: wall[quiet, 1], 2: wall[quiet, 2]})}")
+        print(f"                   CPU in this process (plan, scheduler, client, summary): {min(main[quiet, 1]):.2f}"
+              f" / {min(main[quiet, 2]):.2f} s; cluster start {min(start[quiet, 1]):.1f} / "
+              f"{min(start[quiet, 2]):.1f} s, not included")
 
 
 def prefix(sc):
