@@ -2,12 +2,13 @@
 against a plain loop, scaling from 1 to 2 workers (process pool and Dask LocalCluster), and whether sharing
 the fault-free prefix would pay.
 
-    python bench/explore_bench.py            # ~1-2 minutes on the project machine
+    python bench/explore_bench.py            # ~5 minutes on the project machine
     python bench/explore_bench.py --quick    # fewer repeats
-    python bench/explore_bench.py --part scaling     # or lessons, per-core, prefix
+    python bench/explore_bench.py --part scaling     # or lessons, per-core, prefix (scaling: ~3-4 minutes)
 
-Goals: a lesson's space (both styles) in under 5 s; >= 1.8x from 1 to 2 workers. Wall times, best of N;
-the machine is shared, so the load average is printed before and after.
+Goals: a lesson's space (both styles) in under 5 s; >= 1.8x from 1 to 2 workers. Wall times: best of N for
+the lessons; for the scaling, the median of interleaved 1/2-worker pairs (and best of each). The machine is
+shared, so the load average is printed before and after.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from sim.library import list_scenarios  # noqa: E402
 
 SCALING_LESSON = "pivot-and-retriable"     # the largest lesson space
 
-# Dask's housekeeping, quieted for a sweep of CPU-bound tasks (README, "Exploring on Dask"): every worker,
+# Dask's housekeeping, quieted for a sweep of CPU-bound tasks (the README's explorer section): every worker,
 # nanny and scheduler wakes its event loop every 20 ms to time it, each worker samples its threads' stacks
 # every 10 ms and its memory every 100 ms, and the scheduler may move queued tasks between workers (the
 # guided chunks are balanced already). On two cores all of it runs beside the workers.
