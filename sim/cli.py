@@ -211,7 +211,8 @@ def _explore_parser(sub):
     where = e.add_mutually_exclusive_group()
     where.add_argument("--workers", default=None, help="processes of the local pool (default: the CPU count)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="a Dask scheduler (tcp://host:8786): the runs go to its cluster")
+                       help="a Dask scheduler (tcp://host:8786): the runs go to its cluster (the README's "
+                            "explorer section has a Dask configuration that suits a sweep)")
     e.add_argument("--format", default="text", help="text, json or csv")
 
 
