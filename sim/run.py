@@ -15,7 +15,7 @@ from .export import clean, jsonl_lines
 from .faults import for_scenario
 from .scenario import STYLES, Scenario
 from .services import Inventory, Payment
-from .trace import EVENT_FIELDS, records  # noqa: F401  (EVENT_FIELDS: the layout, named once)
+from .trace import records
 
 _UNFINISHED = {"in_flight": "still in flight", "stuck": "stuck (a human must act)"}
 STATE_LIVES = {
@@ -184,7 +184,7 @@ class Run:
     def events(self):
         """The trace as flat dicts, ordered by seq (contract 3)."""
         out = []
-        # a TraceEvent's fields (EVENT_FIELDS), unpacked: no record object per event
+        # a TraceEvent's fields (sim/trace.py's EVENT_FIELDS), unpacked: no record object per event
         for seq, (t, kind, saga, service, message, msg_id, src, dst, detail) in enumerate(self.sim.events):
             ev = {"seq": seq, "t": clean(t), "kind": kind, "saga": saga, "service": service}
             if message is not None:

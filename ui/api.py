@@ -223,12 +223,10 @@ async def _watch(code: str, watch: _Watch) -> None:
 async def _until_moved(code: str, version: int, seconds: float):
     """The room's version once it is not ``version`` any more, or after ``seconds``."""
     watch = _watched.get(code)
-    if watch is None:
+    if watch is None:              # its task starts at this coroutine's first await, with this waiter counted
         watch = _watched[code] = _Watch(_store().version(code))
-        watch.waiting += 1
         asyncio.get_running_loop().create_task(_watch(code, watch))
-    else:
-        watch.waiting += 1
+    watch.waiting += 1
     try:
         deadline = time.monotonic() + seconds
         while watch.version == version and (left := deadline - time.monotonic()) > 0:

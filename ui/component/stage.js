@@ -573,12 +573,7 @@ class Stage {
     if (take) this.swapTimed(data);
     if (data.clock && data.clock.id !== this.clockId) {
       this.clockId = data.clock.id;          // a command is taken once; one from a page that is behind, never
-      if (!behind) {
-        this.clock.t = Math.min(Math.max(0, data.clock.t || 0), this.end);
-        this.clock.speed = data.clock.speed || 1;
-        this.clock.playing = !!data.clock.playing && this.clock.t < this.end;
-        this.clock.last = null;
-      }
+      if (!behind) this.takeClock(data.clock);
     }
     if (firstRuns || data.prefs_id !== this.prefsId) {
       this.prefsId = data.prefs_id;
@@ -813,10 +808,7 @@ class Stage {
     if (c.id !== st.clockId) {
       const wasPlaying = this.clock.playing;
       st.clockId = c.id;
-      this.clock.t = Math.min(Math.max(0, c.t || 0), this.end);
-      this.clock.speed = c.speed || 1;
-      this.clock.playing = !!c.playing && this.clock.t < this.end;
-      this.clock.last = null;
+      this.takeClock(c);
       this.syncBar();
       if (!first && wasPlaying && !this.clock.playing) rerun = true;     // a pause: the charts follow
     }
@@ -876,6 +868,14 @@ class Stage {
   }
 
   // ------------------------------------------------------------ the clock
+
+  // a clock command from the server (the page's, or the room's through the poll): the time, the speed, playing
+  takeClock(c) {
+    this.clock.t = Math.min(Math.max(0, c.t || 0), this.end);
+    this.clock.speed = c.speed || 1;
+    this.clock.playing = !!c.playing && this.clock.t < this.end;
+    this.clock.last = null;
+  }
 
   setPlaying(on) {
     if (on && this.clock.t >= this.end - 1e-9) this.clock.t = 0;
