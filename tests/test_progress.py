@@ -22,6 +22,8 @@ def big():
         text = f.read()
     assert "count: 2000" in text
     return sim.parse_scenario(text.replace("count: 2000", f"count: {SAGAS}"), "big.yaml")
+
+
 CASES = [("happy-path.yaml", ()), ("orchestrator-crash.yaml", ()), ("refund-stuck.yaml", ()),
          ("cyclic-wait.yaml", ()), ("dirty-read-semantic-lock.yaml", ()),
          ("payment-declined.yaml", ("broker:duplicate:message=OrderCreated", "payment:slow:by=4")),
@@ -41,7 +43,7 @@ def test_reports_after_every_unit_of_work_leave_the_trace_as_it_was(name, faults
     watched = Sim(scenario, style, scenario.seed, tuple(scenario.faults) + tuple(map(sim.parse_fault, faults)))
     watched.watch(reports.append, every=1).run()
     assert watched.events == plain.sim.events
-    assert _json(sim.run.__globals__["Run"](scenario, style, scenario.seed, plain.faults, watched)) == _json(plain)
+    assert _json(sim.Run(scenario, style, scenario.seed, plain.faults, watched)) == _json(plain)
     assert reports, "a run of at least one unit of work reports"
     assert all(isinstance(r, Progress) for r in reports)
     assert [r.work for r in reports] == sorted(r.work for r in reports)
